@@ -1,0 +1,60 @@
+import type pg from "pg";
+import { SidetrackError } from "./errors.js";
+
+/**
+ * The one thing Sidetrack needs from a database client: run a parameterised query
+ * ($1, $2, …) and get its rows back. Any client inside a transaction can be adapted.
+ */
+export interface DbClient {
+  readonly sidetrackDbClient: true;
+  query<Row = Record<string, unknown>>(text: string, values?: readonly unknown[]): Promise<Row[]>;
+}
+
+/** What node-postgres' Client, PoolClient and Pool have in common. */
+export interface PgQueryable {
+  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
+}
+
+/** What a Prisma client or interactive-transaction client offers for raw SQL. */
+export interface PrismaQueryable {
+  $queryRawUnsafe<T = unknown>(query: string, ...values: unknown[]): Promise<T> | PromiseLike<T>;
+}
+
+/** Anything a generated `insertX(db, …)` accepts. */
+export type AnyDbClient = DbClient | PgQueryable | PrismaQueryable;
+
+/** Adapts a node-postgres Client, PoolClient or Pool. Pass the client your transaction runs on. */
+export function usePg(client: PgQueryable | pg.Pool | pg.PoolClient | pg.Client): DbClient {
+  const queryable = client as PgQueryable;
+  return {
+    sidetrackDbClient: true,
+    async query<Row>(text: string, values: readonly unknown[] = []) {
+      const result = await queryable.query(text, values as unknown[]);
+      return result.rows as Row[];
+    },
+  };
+}
+
+/** Adapts a Prisma client or the `tx` of `prisma.$transaction(async (tx) => …)`. */
+export function usePrismaClient(prisma: PrismaQueryable): DbClient {
+  return {
+    sidetrackDbClient: true,
+    async query<Row>(text: string, values: readonly unknown[] = []) {
+      return (await prisma.$queryRawUnsafe<Row[]>(text, ...values)) as Row[];
+    },
+  };
+}
+
+export function isDbClient(value: unknown): value is DbClient {
+  return typeof value === "object" && value !== null && (value as DbClient).sidetrackDbClient === true;
+}
+
+/** Recognises the kind of client passed in and adapts it. */
+export function toDbClient(db: AnyDbClient): DbClient {
+  if (isDbClient(db)) return db;
+  if (typeof (db as PrismaQueryable)?.$queryRawUnsafe === "function") return usePrismaClient(db as PrismaQueryable);
+  if (typeof (db as PgQueryable)?.query === "function") return usePg(db as PgQueryable);
+  throw new SidetrackError(
+    "unsupported database client: pass a Prisma client or transaction client, a pg Client/PoolClient/Pool, or usePg(…)/usePrisma(…)",
+  );
+}

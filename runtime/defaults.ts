@@ -1,0 +1,37 @@
+// Every default Sidetrack applies, named and explained in one place.
+
+/** Attempts a job gets before it ends `failed`, unless the queue or the insert says otherwise. */
+export const MAX_ATTEMPTS_DEFAULT = 25;
+
+/** Priority of a job when neither queue nor insert sets one. Lower runs first. */
+export const PRIORITY_DEFAULT = 0;
+
+/** Largest accepted payload, as UTF-8 JSON. Jobs are rows: keep big blobs elsewhere and pass a reference. */
+export const MAX_PAYLOAD_BYTES_DEFAULT = 1024 * 1024;
+
+/** Jobs one worker process runs at once, over all queues. */
+export const CONCURRENCY_DEFAULT = 10;
+
+/** How long a claimed job stays leased to its worker without a heartbeat. */
+export const LEASE_DURATION_DEFAULT_MS = 30_000;
+
+/** How often the fetcher polls when no NOTIFY arrives (future jobs, retries, lost notifications). */
+export const POLL_INTERVAL_DEFAULT_MS = 1_000;
+
+/** How often a worker looks for jobs whose lease expired. */
+export const RESCUE_INTERVAL_DEFAULT_MS = 5_000;
+
+/** Retry backoff: delay = min(cap, base * 2^(attempt-1)) * jitter, jitter uniform in [0.5, 1.0]. */
+export const BACKOFF_BASE_DEFAULT_MS = 1_000;
+export const BACKOFF_MAX_DEFAULT_MS = 60 * 60_000;
+
+/** How long running jobs get to finish after stop() or SIGTERM before they are aborted and returned. */
+export const SHUTDOWN_GRACE_DEFAULT_MS = 10_000;
+
+/** Retention: how long finished jobs stay readable before the pruner deletes them. */
+export const RETENTION_COMPLETED_DEFAULT_MS = 24 * 3_600_000;
+export const RETENTION_CANCELLED_DEFAULT_MS = 24 * 3_600_000;
+export const RETENTION_FAILED_DEFAULT_MS = 7 * 24 * 3_600_000;
+
+/** How often the pruner runs. */
+export const PRUNE_INTERVAL_DEFAULT_MS = 60_000;

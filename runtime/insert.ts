@@ -1,0 +1,169 @@
+import type { DbClient } from "./db.js";
+import { MAX_ATTEMPTS_DEFAULT, MAX_PAYLOAD_BYTES_DEFAULT, PRIORITY_DEFAULT } from "./defaults.js";
+import { parseDuration, type Duration } from "./duration.js";
+import { SidetrackValidationError } from "./errors.js";
+import { jobsChannel } from "./identifiers.js";
+import { parseJob, type InsertedJob } from "./job.js";
+import { assertJsonPayload } from "./payload.js";
+import type { QueueOptions } from "./queue-options.js";
+import { insertJobsSql } from "./sql/insertJobs.js";
+
+/** Options of one insert. Anything unset falls back to the queue's options, then to the defaults. */
+export interface InsertOptions {
+  /** Do not run before this time. */
+  runAt?: Date;
+  /** The original API's name for `runAt`. */
+  scheduledAt?: Date;
+  /** Do not run before now + delay (ms or "30s"), measured by the database clock. */
+  delay?: Duration;
+  priority?: number;
+  maxAttempts?: number;
+  /** At most one scheduled/running/retrying job per (queue, uniqueKey); a duplicate returns the existing job. */
+  uniqueKey?: string;
+}
+
+/** One validated row, in the shape `insertJobsSql` reads. */
+export interface InsertRow {
+  queue: string;
+  payload: unknown;
+  priority: number;
+  run_at: string | null;
+  delay_ms: number | null;
+  max_attempts: number;
+  unique_key: string | null;
+}
+
+export interface InsertLimits {
+  maxPayloadBytes?: number;
+}
+
+const MAX_INT = 2_147_483_647;
+
+/**
+ * Validates one insert and resolves its defaults. Throws SidetrackValidationError naming the
+ * queue and the option or property; nothing is sent to the database before every row passed.
+ */
+export function prepareInsert(
+  queue: string,
+  payload: unknown,
+  options: InsertOptions = {},
+  queueOptions: QueueOptions<any> = {},
+  limits: InsertLimits = {},
+): InsertRow {
+  const fail = (path: string, message: string): never => {
+    throw new SidetrackValidationError(`queue "${queue}": ${path} ${message}`, queue, path);
+  };
+  if (options === null || typeof options !== "object") fail("options", "must be an object");
+  assertJsonPayload(payload, queue);
+  const maxBytes = limits.maxPayloadBytes ?? MAX_PAYLOAD_BYTES_DEFAULT;
+  const bytes = Buffer.byteLength(JSON.stringify(payload), "utf8");
+  if (bytes > maxBytes) fail("payload", `is ${bytes} bytes of JSON, over the limit of ${maxBytes} (maxPayloadBytes)`);
+
+  if (options.runAt !== undefined && options.scheduledAt !== undefined) {
+    fail("options", "sets both runAt and scheduledAt; use one");
+  }
+  const runAtOption = options.runAt !== undefined ? "runAt" : "scheduledAt";
+  const runAt = options.runAt ?? options.scheduledAt;
+  if (runAt !== undefined && !(runAt instanceof Date && Number.isFinite(runAt.getTime()))) {
+    fail(`options.${runAtOption}`, `must be a valid Date, got ${describe(runAt)}`);
+  }
+  if (runAt !== undefined && options.delay !== undefined) fail("options", `sets both ${runAtOption} and delay; use one`);
+  let delayMs: number | null = null;
+  if (options.delay !== undefined) {
+    if (typeof options.delay === "number" && options.delay < 0) fail("options.delay", `must not be negative, got ${options.delay}`);
+    try {
+      delayMs = parseDuration(options.delay, "options.delay");
+    } catch (error) {
+      fail("options.delay", (error as Error).message.replace(/^options\.delay /, ""));
+    }
+  }
+
+  const priority = options.priority ?? queueOptions.priority ?? PRIORITY_DEFAULT;
+  if (!Number.isInteger(priority) || Math.abs(priority) > MAX_INT) fail("options.priority", `must be an integer, got ${describe(priority)}`);
+  const maxAttempts = options.maxAttempts ?? queueOptions.maxAttempts ?? MAX_ATTEMPTS_DEFAULT;
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > MAX_INT) {
+    fail("options.maxAttempts", `must be an integer of at least 1, got ${describe(maxAttempts)}`);
+  }
+
+  let uniqueKey: string | null = null;
+  if (options.uniqueKey !== undefined) {
+    if (typeof options.uniqueKey !== "string" || options.uniqueKey.length === 0) {
+      fail("options.uniqueKey", `must be a non-empty string, got ${describe(options.uniqueKey)}`);
+    }
+    uniqueKey = options.uniqueKey;
+  } else if (queueOptions.uniqueBy && queueOptions.uniqueBy.length > 0) {
+    uniqueKey = uniqueKeyFromPayload(queue, queueOptions.uniqueBy, payload);
+  }
+
+  return {
+    queue,
+    payload,
+    priority,
+    run_at: runAt ? runAt.toISOString() : null,
+    delay_ms: delayMs,
+    max_attempts: maxAttempts,
+    unique_key: uniqueKey,
+  };
+}
+
+/** The unique key `uniqueBy: ["a", "b"]` derives: the JSON of the fields' values, in declaration order. */
+export function uniqueKeyFromPayload(queue: string, fields: readonly string[], payload: unknown): string {
+  const record = (payload ?? {}) as Record<string, unknown>;
+  const values = fields.map((field) => {
+    if (typeof payload !== "object" || payload === null || !(field in record)) {
+      throw new SidetrackValidationError(
+        `queue "${queue}": payload.${field} is required because the queue is uniqueBy ${JSON.stringify(fields)}`,
+        queue,
+        `payload.${field}`,
+      );
+    }
+    return record[field];
+  });
+  return JSON.stringify(values);
+}
+
+/**
+ * Inserts validated rows in one round trip. Returns one job per row, in the rows' order;
+ * a row whose unique key matched a live job (or an earlier row of the batch) gets that job
+ * with `duplicate: true`.
+ */
+export async function insertRows<P = unknown>(db: DbClient, schema: string, rows: InsertRow[]): Promise<InsertedJob<P>[]> {
+  if (rows.length === 0) return [];
+  const input = JSON.stringify(rows.map((row, i) => ({ i, ...row })));
+  const result = await db.query<{ job: string; inserted: boolean }>(insertJobsSql(schema), [input, jobsChannel(schema)]);
+
+  const byKey = new Map<string, { job: string; inserted: boolean }>();
+  const unkeyed: { job: string; id: bigint }[] = [];
+  for (const r of result) {
+    const { queue, unique_key: key, id } = JSON.parse(r.job) as { queue: string; unique_key: string | null; id: string };
+    if (key === null) unkeyed.push({ job: r.job, id: BigInt(id) });
+    else byKey.set(keyOf(queue, key), r);
+  }
+  unkeyed.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+
+  const claimed = new Set<string>();
+  let next = 0;
+  return rows.map((row) => {
+    if (row.unique_key === null) {
+      const found = unkeyed[next++];
+      if (!found) throw new Error("sidetrack: insert returned fewer rows than it was given");
+      return { ...parseJob<P>(found.job), duplicate: false };
+    }
+    const key = keyOf(row.queue, row.unique_key);
+    const found = byKey.get(key);
+    if (!found) throw new Error(`sidetrack: insert returned no job for unique key ${row.unique_key}`);
+    const duplicate = !found.inserted || claimed.has(key);
+    claimed.add(key);
+    return { ...parseJob<P>(found.job), duplicate };
+  });
+}
+
+function keyOf(queue: string, key: string): string {
+  return `${queue}\u0000${key}`;
+}
+
+function describe(value: unknown): string {
+  if (value instanceof Date) return "Invalid Date";
+  if (typeof value === "string") return JSON.stringify(value);
+  return String(value);
+}

@@ -1,0 +1,49 @@
+import type { Duration } from "./duration.js";
+
+/** A recurring schedule declared on a queue. */
+export interface CronOptions<Payload = unknown> {
+  /** Five fields (minute hour day month weekday) or six (with seconds first). */
+  schedule: string;
+  /** IANA timezone the schedule is read in. Default UTC. */
+  timezone?: string;
+  /** Payload of each job the schedule inserts. */
+  payload?: Payload;
+}
+
+/** Per-queue settings: the same in `sidetrack.queues.ts` and in `new Sidetrack({ queues })`. */
+export interface QueueOptions<Payload = unknown> {
+  /** Attempts before the job ends `failed`. Default 25. */
+  maxAttempts?: number;
+  /** Lower runs first. Default 0. */
+  priority?: number;
+  /** Per-attempt time limit; the handler's signal aborts and the attempt fails. Default: none. */
+  timeout?: Duration;
+  /** Most jobs of this queue running at once in one worker process. Default: the process limit. */
+  concurrency?: number;
+  /** Payload fields whose values make the unique key: at most one live job per combination. */
+  uniqueBy?: readonly (keyof Payload & string)[];
+  /** Retry backoff for this queue (see defaults.ts for the formula). */
+  backoff?: { base?: Duration; max?: Duration };
+  /** Insert a job on a schedule. */
+  cron?: CronOptions<Payload>;
+}
+
+/** The typed marker `queue<Payload>(options)` returns inside `defineQueues`. */
+export interface QueueDefinition<Payload = unknown> {
+  readonly options: QueueOptions<Payload>;
+  /** Never set at run time; carries the payload type for inference. */
+  readonly __payload?: Payload;
+}
+
+/** Declares one queue and its payload type. Read statically by `sidetrack generate`. */
+export function queue<Payload>(options: QueueOptions<Payload> = {}): QueueDefinition<Payload> {
+  return { options };
+}
+
+/** The default export of `sidetrack.queues.ts`. */
+export function defineQueues<const Q extends Record<string, QueueDefinition<any>>>(queues: Q): Q {
+  return queues;
+}
+
+/** Payload types of a `defineQueues` result, by queue name. */
+export type PayloadsOf<Q> = { [K in keyof Q]: Q[K] extends QueueDefinition<infer P> ? P : never };
