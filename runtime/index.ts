@@ -16,3 +16,4 @@ export { parseDuration } from "./duration.js";
 export type { Duration } from "./duration.js";
 export { SidetrackError, SidetrackValidationError, SidetrackMigrationError } from "./errors.js";
 export { DEFAULT_SCHEMA } from "./identifiers.js";
+export type { Handler, JobContext, Logger, WorkerOptions, RetentionOptions, SidetrackEvents } from "./worker-options.js";

@@ -6,6 +6,7 @@ import { insertRows, prepareInsert, type InsertOptions } from "./insert.js";
 import { JOB_STATUSES, parseJob, type InsertedJob, type Job, type JobStatus } from "./job.js";
 import { runMigrations, type MigrationResult } from "./migrate.js";
 import type { QueueOptions } from "./queue-options.js";
+import type { Handler, WorkerOptions } from "./worker-options.js";
 import { cancelJobSql } from "./sql/cancelJob.js";
 import { getJobSql, listJobsSql } from "./sql/readJobs.js";
 
@@ -18,15 +19,15 @@ export interface DatabaseOptions {
   max?: number;
 }
 
-export interface SidetrackConfig<Queues extends Record<string, unknown>> {
+export interface SidetrackConfig<Queues extends Record<string, unknown>> extends WorkerOptions {
   /** How to reach PostgreSQL (the original API's shape). */
   databaseOptions?: DatabaseOptions;
   /** Shorthand for `databaseOptions.connectionString`. */
   databaseUrl?: string;
   /** Schema holding Sidetrack's tables. Default `sidetrack`. */
   schema?: string;
-  /** Every queue this instance inserts into, with its options. */
-  queues: { [K in keyof Queues]: QueueOptions<Queues[K]> };
+  /** Every queue this instance inserts into, with its options, and the handler that runs its jobs. */
+  queues: { [K in keyof Queues]: QueueOptions<Queues[K]> & { handler?: Handler<Queues[K], K & string> } };
   /** Largest payload accepted, in bytes of JSON. Default 1 MiB. */
   maxPayloadBytes?: number;
 }
