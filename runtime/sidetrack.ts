@@ -1,3 +1,4 @@
+import { EventEmitter } from "node:events";
 import pg from "pg";
 import { toDbClient, usePg, type AnyDbClient, type DbClient } from "./db.js";
 import { SidetrackValidationError } from "./errors.js";
@@ -6,7 +7,11 @@ import { insertRows, prepareInsert, type InsertOptions } from "./insert.js";
 import { JOB_STATUSES, parseJob, type InsertedJob, type Job, type JobStatus } from "./job.js";
 import { runMigrations, type MigrationResult } from "./migrate.js";
 import type { QueueOptions } from "./queue-options.js";
-import type { Handler, WorkerOptions } from "./worker-options.js";
+import { runClaimed } from "./run-inline.js";
+import { claimJobByIdSql, claimJobsForTestSql } from "./sql/fetchJobs.js";
+import { Worker } from "./worker.js";
+import { resolveWorkerOptions, type ResolvedWorkerOptions } from "./worker-config.js";
+import type { Handler, SidetrackEvents, WorkerOptions } from "./worker-options.js";
 import { cancelJobSql } from "./sql/cancelJob.js";
 import { getJobSql, listJobsSql } from "./sql/readJobs.js";
 
@@ -60,6 +65,10 @@ export class Sidetrack<Queues extends Record<string, unknown>> {
   protected readonly config: SidetrackConfig<Queues>;
   #pool: pg.Pool | undefined;
   readonly #ownsPool: boolean;
+  readonly #events = new EventEmitter();
+  #worker: Worker | undefined;
+  #workerOptions: ResolvedWorkerOptions | undefined;
+  #signalHandler: ((signal: NodeJS.Signals) => void) | undefined;
 
   constructor(config: SidetrackConfig<Queues>) {
     if (!config || typeof config !== "object") throw new SidetrackValidationError("new Sidetrack(config): config is required");
@@ -159,6 +168,159 @@ export class Sidetrack<Queues extends Record<string, unknown>> {
   async cancelJob(id: string, options: { dbClient?: DbClient | AnyDbClient } = {}): Promise<boolean> {
     const rows = await this.db(options.dbClient).query(cancelJobSql(this.schema), [String(id), cancelChannel(this.schema)]);
     return rows.length > 0;
+  }
+
+  /** Listens to worker events: job:started, job:completed, job:retrying, job:failed, job:cancelled, job:rescued, error. */
+  on<E extends keyof SidetrackEvents>(event: E, listener: (...args: SidetrackEvents[E]) => void): this {
+    this.#events.on(event, listener as (...args: unknown[]) => void);
+    return this;
+  }
+
+  off<E extends keyof SidetrackEvents>(event: E, listener: (...args: SidetrackEvents[E]) => void): this {
+    this.#events.off(event, listener as (...args: unknown[]) => void);
+    return this;
+  }
+
+  /**
+   * Applies pending migrations, then works: fetches and runs jobs of every queue that has a
+   * handler until stop() (or SIGTERM/SIGINT, unless `handleSignals: false`).
+   */
+  async start(): Promise<void> {
+    if (this.#worker) throw new SidetrackValidationError("start(): this Sidetrack instance is already started");
+    const options = this.#resolvedWorkerOptions();
+    if (options.queues.size === 0) {
+      throw new SidetrackValidationError("start(): no queue has a handler; give at least one queue a `handler`");
+    }
+    await this.runMigrations();
+    const worker = new Worker({
+      pool: this.pool,
+      schema: this.schema,
+      workerId: options.workerId,
+      concurrency: options.concurrency,
+      pollIntervalMs: options.pollIntervalMs,
+      leaseMs: options.leaseMs,
+      rescueIntervalMs: options.rescueIntervalMs,
+      pruneIntervalMs: options.pruneIntervalMs,
+      retention: options.retention,
+      queues: options.queues,
+      logger: options.logger,
+      emit: (event, ...args) => this.#emit(event, ...args),
+    });
+    this.#worker = worker;
+    await worker.start();
+    options.logger.info(`worker ${options.workerId} started`, { queues: [...options.queues.keys()] });
+    if (options.handleSignals) this.#handleSignals(options.shutdownGraceMs);
+  }
+
+  /**
+   * Stops gracefully: no new jobs are fetched, running ones get `shutdownGrace` to finish, the
+   * rest are aborted and returned to `scheduled` without spending an attempt. Resolves when
+   * everything is released, the pool included (when Sidetrack created it).
+   */
+  async stop(options: { grace?: number } = {}): Promise<void> {
+    const worker = this.#worker;
+    if (worker) {
+      const grace = options.grace ?? this.#resolvedWorkerOptions().shutdownGraceMs;
+      await worker.stop(grace);
+      this.#removeSignalHandlers();
+    }
+    this.#worker = undefined;
+    await this.close();
+  }
+
+  /** The worker's id as written in `locked_by`. */
+  get workerId(): string {
+    return this.#resolvedWorkerOptions().workerId;
+  }
+
+  /**
+   * Test helper: runs one job now in this process, whatever its run_at, if it is scheduled or
+   * retrying. Returns the job as it is afterwards, or undefined when it was not runnable.
+   */
+  async runJob(id: string): Promise<Job<Queues[keyof Queues]> | undefined> {
+    const ctx = this.#inlineContext();
+    const ran = await runClaimed(ctx, async () =>
+      (await this.pool.query<{ job: string }>(claimJobByIdSql(this.schema), [String(id), ctx.workerId, ctx.leaseMs])).rows,
+    );
+    return ran.length > 0 ? this.getJob(String(id)) : undefined;
+  }
+
+  /**
+   * Test helper: runs ready jobs (of one queue, or all) in this process until none is left, and
+   * returns how many ran. `includeFutureJobs` also runs jobs whose run_at is still ahead,
+   * retries included, so a failing job runs until its attempts are spent.
+   */
+  async runJobs(filter: { queue?: keyof Queues & string; includeFutureJobs?: boolean } = {}): Promise<number> {
+    if (filter.queue !== undefined) this.queueOptions(filter.queue);
+    const ctx = this.#inlineContext();
+    let count = 0;
+    for (;;) {
+      const ran = await runClaimed(ctx, async () =>
+        (
+          await this.pool.query<{ job: string }>(claimJobsForTestSql(this.schema), [
+            filter.queue === undefined ? null : [filter.queue],
+            filter.includeFutureJobs ?? false,
+            1,
+            ctx.workerId,
+            ctx.leaseMs,
+          ])
+        ).rows,
+      );
+      if (ran.length === 0) return count;
+      count += ran.length;
+    }
+  }
+
+  #inlineContext() {
+    const options = this.#resolvedWorkerOptions();
+    return { pool: this.pool, schema: this.schema, workerId: options.workerId, leaseMs: options.leaseMs, queues: options.queues };
+  }
+
+  #resolvedWorkerOptions(): ResolvedWorkerOptions {
+    this.#workerOptions ??= resolveWorkerOptions(this.config, this.config.queues as Record<string, QueueOptions<any>>);
+    return this.#workerOptions;
+  }
+
+  #emit<E extends keyof SidetrackEvents>(event: E, ...args: SidetrackEvents[E]): void {
+    // An "error" event with no listener would throw from EventEmitter; errors are logged anyway.
+    if (event === "error" && this.#events.listenerCount("error") === 0) return;
+    try {
+      this.#events.emit(event, ...args);
+    } catch (error) {
+      this.#workerOptions?.logger.error(`a "${event}" listener threw: ${(error as Error)?.message}`);
+    }
+  }
+
+  #handleSignals(graceMs: number): void {
+    let received = 0;
+    this.#signalHandler = (signal) => {
+      received++;
+      const worker = this.#worker;
+      if (!worker) return;
+      if (received > 1) {
+        // A second signal: abort running jobs now (they are still returned to the queue).
+        void worker.stop(0);
+        return;
+      }
+      this.#workerOptions?.logger.info(`${signal}: stopping gracefully (send again to stop at once)`);
+      void this.stop({ grace: graceMs }).then(
+        () => {
+          // Our listener kept Node from exiting on the signal; now that we are done, behave as
+          // if we had never listened, unless the application listens too.
+          if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+        },
+        (error) => this.#emit("error", error),
+      );
+    };
+    process.on("SIGTERM", this.#signalHandler);
+    process.on("SIGINT", this.#signalHandler);
+  }
+
+  #removeSignalHandlers(): void {
+    if (!this.#signalHandler) return;
+    process.off("SIGTERM", this.#signalHandler);
+    process.off("SIGINT", this.#signalHandler);
+    this.#signalHandler = undefined;
   }
 
   /** Closes the pool Sidetrack created (a pool you passed in stays open). */

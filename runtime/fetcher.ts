@@ -1,0 +1,104 @@
+import type pg from "pg";
+import { reconnectDelayMs } from "./backoff.js";
+import { parseJob, type Job } from "./job.js";
+import { fetchJobsSql } from "./sql/fetchJobs.js";
+
+/** What the fetcher may claim right now: per-queue limits and the process total. */
+export interface FreeSlots {
+  queues: string[];
+  limits: number[];
+  total: number;
+}
+
+export interface FetcherOptions {
+  pool: pg.Pool;
+  schema: string;
+  workerId: string;
+  leaseMs: number;
+  pollIntervalMs: number;
+  /** Free capacity now, or undefined when every slot is taken. */
+  freeSlots: () => FreeSlots | undefined;
+  onJobs: (jobs: Job[]) => void;
+  onError: (error: unknown) => void;
+}
+
+/**
+ * The fetch loop: one claim in flight at a time per process. It fetches when there may be work
+ * (a NOTIFY arrived, the poll interval passed, or the last claim came back full) and a slot is
+ * free. Wake-ups that arrive during a claim fold into one follow-up claim, so a burst of
+ * notifications never becomes a burst of queries.
+ */
+export class Fetcher {
+  #mayHaveWork = true;
+  #running = false;
+  #loop: Promise<void> | undefined;
+  #poll: NodeJS.Timeout | undefined;
+  #wakeUp: (() => void) | undefined;
+  #failures = 0;
+  readonly #sql: string;
+
+  constructor(private readonly options: FetcherOptions) {
+    this.#sql = fetchJobsSql(options.schema);
+  }
+
+  start(): void {
+    this.#running = true;
+    this.#poll = setInterval(() => this.wake(), this.options.pollIntervalMs);
+    this.#loop = this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    clearInterval(this.#poll);
+    this.#wakeUp?.();
+    await this.#loop;
+  }
+
+  /** There may be new work (a NOTIFY, a poll tick, a reconnect). */
+  wake(): void {
+    this.#mayHaveWork = true;
+    this.#wakeUp?.();
+  }
+
+  /** A slot was freed: claim again if there may still be work. */
+  slotFreed(): void {
+    this.#wakeUp?.();
+  }
+
+  async #run(): Promise<void> {
+    while (this.#running) {
+      const free = this.#mayHaveWork ? this.options.freeSlots() : undefined;
+      if (!free) {
+        await new Promise<void>((resolve) => (this.#wakeUp = resolve));
+        this.#wakeUp = undefined;
+        continue;
+      }
+      this.#mayHaveWork = false;
+      try {
+        const { rows } = await this.options.pool.query<{ job: string }>(this.#sql, [
+          free.queues,
+          free.limits,
+          free.total,
+          this.options.workerId,
+          this.options.leaseMs,
+        ]);
+        this.#failures = 0;
+        const jobs = rows.map((r) => parseJob(r.job));
+        // A full batch (overall or for one queue) means more may be waiting; a short one means drained.
+        if (jobs.length >= free.total || anyQueueFull(jobs, free)) this.#mayHaveWork = true;
+        if (jobs.length > 0) this.options.onJobs(jobs);
+      } catch (error) {
+        this.#failures++;
+        this.#mayHaveWork = true;
+        this.options.onError(error);
+        await new Promise((r) => setTimeout(r, reconnectDelayMs(this.#failures)));
+      }
+    }
+  }
+}
+
+function anyQueueFull(jobs: Job[], free: FreeSlots): boolean {
+  const counts = new Map<string, number>();
+  for (const job of jobs) counts.set(job.queue, (counts.get(job.queue) ?? 0) + 1);
+  return free.queues.some((queue, i) => (counts.get(queue) ?? 0) >= free.limits[i]!);
+}

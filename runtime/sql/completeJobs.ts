@@ -1,0 +1,13 @@
+import { quoteIdent } from "../identifiers.js";
+
+/**
+ * Marks a batch of jobs completed. Guarded by `status = 'running' and locked_by = me`, so a
+ * late completion of a job that was cancelled or rescued meanwhile changes nothing.
+ * $1 ids, $2 worker id. Returns the ids that were completed.
+ */
+export function completeJobsSql(schema: string): string {
+  return `update ${quoteIdent(schema)}.jobs
+set status = 'completed', completed_at = now(), finalized_at = now(), locked_by = null, locked_until = null
+where id = any($1::bigint[]) and status = 'running' and locked_by = $2
+returning id::text`;
+}

@@ -1,0 +1,66 @@
+import { quoteIdent } from "../identifiers.js";
+import { jobJson } from "../job.js";
+
+/**
+ * Claims ready jobs in one statement. Each queue is read through its own slice of the fetch
+ * index (queue, priority, run_at, id) with its own limit (its free concurrency), skipping rows
+ * other workers hold; the candidates are then cut to the process's free slots in global
+ * priority order, and the winners leased to this worker.
+ * $1 queue names, $2 per-queue limits, $3 total limit, $4 worker id, $5 lease ms.
+ */
+export function fetchJobsSql(schema: string): string {
+  const jobs = `${quoteIdent(schema)}.jobs`;
+  return `with candidates as (
+  select c.id, c.priority, c.run_at
+  from unnest($1::text[], $2::int[]) as q(name, lim)
+  cross join lateral (
+    select id, priority, run_at from ${jobs}
+    where queue = q.name and status in ('scheduled', 'retrying') and run_at <= now()
+    order by priority, run_at, id
+    limit q.lim
+    for update skip locked
+  ) c
+), chosen as (
+  select id from candidates order by priority, run_at, id limit $3
+)
+update ${jobs} j
+set status = 'running', attempt = j.attempt + 1, started_at = now(),
+    locked_by = $4, locked_until = now() + $5 * interval '1 millisecond'
+from chosen
+where j.id = chosen.id
+returning ${jobJson("j")} as job`;
+}
+
+/** Claims one job by id whatever its run_at (the test helper runJob). $1 id, $2 worker id, $3 lease ms. */
+export function claimJobByIdSql(schema: string): string {
+  const jobs = `${quoteIdent(schema)}.jobs`;
+  return `update ${jobs} j
+set status = 'running', attempt = j.attempt + 1, started_at = now(),
+    locked_by = $2, locked_until = now() + $3 * interval '1 millisecond'
+where j.id = (
+  select id from ${jobs}
+  where id = case when $1 ~ '^[0-9]{1,18}$' then $1::bigint end and status in ('scheduled', 'retrying')
+  for update skip locked
+)
+returning ${jobJson("j")} as job`;
+}
+
+/**
+ * Claims ready jobs of the given queues, or every queue when $1 is null, for the test helper
+ * runJobs. $1 queues, $2 include future jobs, $3 limit, $4 worker id, $5 lease ms.
+ */
+export function claimJobsForTestSql(schema: string): string {
+  const jobs = `${quoteIdent(schema)}.jobs`;
+  return `update ${jobs} j
+set status = 'running', attempt = j.attempt + 1, started_at = now(),
+    locked_by = $4, locked_until = now() + $5 * interval '1 millisecond'
+where j.id in (
+  select id from ${jobs}
+  where ($1::text[] is null or queue = any($1)) and status in ('scheduled', 'retrying')
+    and ($2::boolean or run_at <= now())
+  order by priority, run_at, id
+  limit $3
+  for update skip locked
+)
+returning ${jobJson("j")} as job`;
+}
