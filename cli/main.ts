@@ -1,15 +1,28 @@
 import yargs from "yargs";
 import { generateCommand } from "./generate.js";
+import { EXIT, formatCliError, GENERIC_USAGE_FIX, toCliError, UsageError } from "./errors.js";
 import { jobsCommand } from "./jobs.js";
 import { migrateCommand } from "./migrate.js";
+import { endQuietlyWhenStdoutCloses, note } from "./output.js";
+import { registerConnectionSecrets } from "./redact.js";
 import { statusCommand } from "./status.js";
 import { workerCommand } from "./worker.js";
+
+const EXIT_CODES = `Exit codes: 0 ok · 1 failure (or pending migrations with migrate --status) · 2 usage error`;
 
 /**
  * Runs the CLI and resolves to the exit code. Each command module sets
  * `process.exitCode` (or throws a CliError, printed as one line plus the fix).
  */
 export async function main(argv: string[]): Promise<number> {
+  endQuietlyWhenStdoutCloses();
+  // Known before parsing, so even a usage error quoting the command line is redacted.
+  registerConnectionSecrets(process.env.DATABASE_URL);
+  argv.forEach((arg, i) => {
+    if (arg.startsWith("--database-url=")) registerConnectionSecrets(arg.slice("--database-url=".length));
+    else if (arg === "--database-url") registerConnectionSecrets(argv[i + 1]);
+  });
+
   const cli = yargs(argv)
     .scriptName("sidetrack")
     .command(generateCommand)
@@ -18,21 +31,53 @@ export async function main(argv: string[]): Promise<number> {
     .command(statusCommand)
     .command(jobsCommand)
     .demandCommand(1, "name a command: generate, migrate, worker, status or jobs")
+    .recommendCommands()
     .strict()
     .help()
     .alias("h", "help")
     .version(false)
-    .fail((message, error, y) => {
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .epilogue(EXIT_CODES)
+    // Validation failures (unknown flag, bad choice, missing argument) become usage errors;
+    // errors thrown by a command pass through unchanged.
+    .fail((message, error) => {
       if (error) throw error;
-      console.error(`${message}\n\nRun \`sidetrack --help\` for usage.`);
-      process.exit(2);
-      void y;
+      let text = message.replace(/\s*\n\s*/g, " ");
+      // recommendCommands() reports an unknown command only as "Did you mean …?".
+      if (text.startsWith("Did you mean")) text = `unknown command "${argv.find((a) => !a.startsWith("-"))}". ${text}`;
+      text = text.replace(/^Unknown arguments?: (.*)$/, (_, list: string) => unknownArguments(list.split(", "), argv));
+      throw new UsageError(text, `see \`sidetrack ${commandPath(argv)}--help\``);
     });
   try {
     await cli.parseAsync();
-    return typeof process.exitCode === "number" ? process.exitCode : 0;
+    return typeof process.exitCode === "number" ? process.exitCode : EXIT.ok;
   } catch (error) {
-    console.error((error as Error).message ?? String(error));
-    return 1;
+    let cliError = toCliError(error);
+    // Usage errors thrown by a command point at that command's help.
+    if (cliError instanceof UsageError && cliError.fix === GENERIC_USAGE_FIX) {
+      cliError = new UsageError(cliError.message, `see \`sidetrack ${commandPath(argv)}--help\``);
+    }
+    note(formatCliError(cliError));
+    return cliError.exitCode;
   }
+}
+
+const COMMANDS = ["generate", "migrate", "worker", "status", "jobs"];
+const JOBS_COMMANDS = ["list", "show", "retry", "cancel"];
+
+/** "jobs retry " for `sidetrack jobs retry 12 --bogus`: the command whose help fits the error. */
+function commandPath(argv: string[]): string {
+  const [first, second] = argv.filter((a) => !a.startsWith("-"));
+  if (!first || !COMMANDS.includes(first)) return "";
+  if (first === "jobs" && second && JOBS_COMMANDS.includes(second)) return `jobs ${second} `;
+  return `${first} `;
+}
+
+/** yargs lists an unknown --queue-name twice (queue-name, queueName): name each once, as typed. */
+function unknownArguments(names: string[], argv: string[]): string {
+  const camel = (name: string) => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+  const typed = names
+    .filter((name) => !names.some((other) => other !== name && other.includes("-") && camel(other) === name))
+    .map((name) => (argv.includes(`--${name}`) || argv.some((a) => a.startsWith(`--${name}=`)) ? `--${name}` : argv.includes(`-${name}`) ? `-${name}` : name));
+  return `unknown ${typed.every((t) => t.startsWith("-")) ? "option" : "argument"}${typed.length > 1 ? "s" : ""}: ${typed.join(", ")}`;
 }

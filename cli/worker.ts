@@ -1,10 +1,111 @@
-import type { CommandModule } from "yargs";
+import type { Argv, CommandModule } from "yargs";
+import { Sidetrack, type Job, type Logger } from "../runtime/index.js";
+import { resolveTarget, connectionOptions, type ConnectionArgs } from "./connection.js";
+import { CONCURRENCY_DEFAULT, SHUTDOWN_GRACE_DEFAULT_MS } from "../runtime/defaults.js";
+import { EXIT, toCliError, UsageError } from "./errors.js";
+import { durationFlag, positiveInteger } from "./flags.js";
+import { loadHandlers } from "./handlers-module.js";
+import { note, out } from "./output.js";
+import { untilSignal } from "./signals.js";
 
-// SCAFFOLD: replaced by the real command before this lands.
-export const workerCommand: CommandModule = {
+interface WorkerArgs extends ConnectionArgs {
+  handlers: string;
+  concurrency?: number;
+  queues?: string;
+  shutdownGrace?: string;
+  verbose?: boolean;
+}
+
+export const workerCommand: CommandModule<object, WorkerArgs> = {
   command: "worker",
-  describe: "not built yet",
-  handler: () => {
-    throw new Error("sidetrack worker: not built yet");
+  describe: "Run a worker for the handlers a module exports, until SIGTERM or Ctrl-C",
+  // The cast: yargs' types do not model the camelCase copy of a dashed flag.
+  builder: (y: Argv) =>
+    connectionOptions(y)
+      .option("handlers", { type: "string", demandOption: true, describe: "module exporting { queueName: handler } (default export or `handlers`)" })
+      .option("concurrency", { type: "number", describe: "jobs run at once by this process (default 10)" })
+      .option("queues", { type: "string", describe: "only these queues, comma-separated (default: every queue with a handler)" })
+      .option("shutdown-grace", { type: "string", describe: 'on SIGTERM, how long running jobs may finish, e.g. "30s" (default 10s)' })
+      .option("verbose", { type: "boolean", describe: "log every job and the engine's debug messages" })
+      .example("$0 worker --handlers ./dist/handlers.js --concurrency 20", "")
+      .example("node --import tsx node_modules/.bin/sidetrack worker --handlers ./src/handlers.ts", "TypeScript through your loader")
+      .epilogue("Pending migrations are applied at start. SIGTERM/SIGINT: stop fetching, let running jobs finish within the grace period, exit 0; a second signal exits at once.") as unknown as Argv<WorkerArgs>,
+  handler: async (args) => {
+    const concurrency = args.concurrency === undefined ? undefined : positiveInteger(args.concurrency, "--concurrency");
+    const shutdownGrace = args.shutdownGrace === undefined ? undefined : durationFlag(args.shutdownGrace, "--shutdown-grace");
+    const target = resolveTarget(args);
+    const queues = await loadHandlers(args.handlers);
+    const available = Object.keys(queues);
+    const onlyQueues = args.queues === undefined ? undefined : selectQueues(args.queues, available, args.handlers);
+
+    const sidetrack = new Sidetrack<Record<string, unknown>>({
+      databaseOptions: { connectionString: target.connectionString },
+      schema: target.schema,
+      queues,
+      concurrency,
+      onlyQueues,
+      shutdownGrace,
+      // This command owns the process: it handles the signals and reports the outcome itself.
+      handleSignals: false,
+      logger: cliLogger(args.verbose === true),
+    });
+    if (args.verbose) logJobs(sidetrack);
+
+    // Listening before start(), so a SIGTERM that arrives while starting still stops cleanly.
+    const stop = untilSignal((signal) => {
+      note(`${signal} again: exiting now; jobs still running are rescued by another worker once their lease expires`);
+      process.exit(EXIT.failure);
+    });
+    try {
+      await sidetrack.start();
+    } catch (error) {
+      stop.dispose();
+      await sidetrack.close().catch(() => undefined);
+      throw toCliError(error, target.endpoint, target.schema);
+    }
+    const running = onlyQueues ?? available;
+    out(`worker started: queues ${running.join(", ")} · concurrency ${concurrency ?? CONCURRENCY_DEFAULT} · schema "${target.schema}" · ${target.display}`);
+
+    const signal = await stop.promise;
+    out(`${signal}: stopping; no new jobs, running jobs get ${args.shutdownGrace ?? `${SHUTDOWN_GRACE_DEFAULT_MS / 1000}s`} to finish (signal again to exit at once)`);
+    await sidetrack.stop();
+    stop.dispose();
+    out("worker stopped");
+    // The handlers module may hold timers or connections of its own that would keep Node alive:
+    // the worker is done, so the process ends here.
+    process.exit(EXIT.ok);
   },
 };
+
+function selectQueues(list: string, available: string[], spec: string): string[] {
+  const names = list.split(",").map((s) => s.trim()).filter(Boolean);
+  if (names.length === 0) throw new UsageError("--queues is empty", `name one or more of: ${available.join(", ")}`);
+  for (const name of names) {
+    if (!available.includes(name)) {
+      throw new UsageError(`--queues: unknown queue "${name}": ${spec} has no handler for it`, `queues with handlers: ${available.join(", ")}`);
+    }
+  }
+  return names;
+}
+
+/** Engine logs on stderr, one line each, redacted like all output. Debug only with --verbose. */
+function cliLogger(verbose: boolean): Logger {
+  const line = (level: string) => (message: string, meta?: Record<string, unknown>) =>
+    note(`${new Date().toISOString()} ${level} ${message}${meta ? ` ${JSON.stringify(meta, errorsAsMessages)}` : ""}`);
+  return { debug: verbose ? line("debug") : () => undefined, info: line("info"), warn: line("warn"), error: line("error") };
+}
+
+function errorsAsMessages(_key: string, value: unknown): unknown {
+  return value instanceof Error ? value.message : value;
+}
+
+/** With --verbose, one line per job outcome. */
+function logJobs(sidetrack: Sidetrack<Record<string, unknown>>): void {
+  const job = (j: Job) => `job ${j.id} (${j.queue}, attempt ${j.attempt})`;
+  const reason = (e: unknown) => (e instanceof Error ? e.message : String(e));
+  const at = () => new Date().toISOString();
+  sidetrack.on("job:completed", (j) => note(`${at()} info ${job(j)} completed`));
+  sidetrack.on("job:retrying", (j, e) => note(`${at()} warn ${job(j)} failed, will retry: ${reason(e)}`));
+  sidetrack.on("job:failed", (j, e) => note(`${at()} error ${job(j)} failed for good: ${reason(e)}`));
+  sidetrack.on("job:cancelled", (j) => note(`${at()} info ${job(j)} cancelled`));
+}
