@@ -88,10 +88,11 @@ export class Completer {
     const failed = this.#failed.splice(0);
     try {
       if (completed.length > 0) {
-        const { rows } = await this.options.pool.query<{ id: string }>(this.#completeSql, [
-          completed.map((j) => j.id),
-          this.options.workerId,
-        ]);
+        const { rows } = await this.options.pool.query<{ id: string }>({
+          name: `sidetrack_complete_${this.options.schema}`,
+          text: this.#completeSql,
+          values: [completed.map((j) => j.id), this.options.workerId],
+        });
         const done = new Set(rows.map((r) => r.id));
         // Jobs missing from the result were cancelled or rescued meanwhile: nothing to report.
         for (const job of completed) if (done.has(job.id)) this.options.onCompleted(job);
@@ -104,10 +105,11 @@ export class Completer {
     try {
       if (failed.length > 0) {
         const input = JSON.stringify(failed.map((f) => ({ id: f.job.id, delay_ms: f.delayMs, error: f.error })));
-        const { rows } = await this.options.pool.query<{ id: string; status: "retrying" | "failed" }>(this.#failSql, [
-          input,
-          this.options.workerId,
-        ]);
+        const { rows } = await this.options.pool.query<{ id: string; status: "retrying" | "failed" }>({
+          name: `sidetrack_fail_${this.options.schema}`,
+          text: this.#failSql,
+          values: [input, this.options.workerId],
+        });
         const status = new Map(rows.map((r) => [r.id, r.status]));
         for (const f of failed) {
           const s = status.get(f.job.id);

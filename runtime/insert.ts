@@ -3,7 +3,7 @@ import { MAX_ATTEMPTS_DEFAULT, MAX_PAYLOAD_BYTES_DEFAULT, PRIORITY_DEFAULT } fro
 import { parseDuration, type Duration } from "./duration.js";
 import { SidetrackValidationError } from "./errors.js";
 import { jobsChannel } from "./identifiers.js";
-import { parseJob, type InsertedJob } from "./job.js";
+import { parseJob, type InsertedJob, type Job } from "./job.js";
 import { assertJsonPayload } from "./payload.js";
 import type { QueueOptions } from "./queue-options.js";
 import { insertJobsSql } from "./sql/insertJobs.js";
@@ -26,6 +26,8 @@ export interface InsertOptions {
 export interface InsertRow {
   queue: string;
   payload: unknown;
+  /** The payload's JSON, made once while checking its size and reused in the statement. */
+  payloadJson: string;
   priority: number;
   run_at: string | null;
   delay_ms: number | null;
@@ -56,7 +58,8 @@ export function prepareInsert(
   if (options === null || typeof options !== "object") fail("options", "must be an object");
   assertJsonPayload(payload, queue);
   const maxBytes = limits.maxPayloadBytes ?? MAX_PAYLOAD_BYTES_DEFAULT;
-  const bytes = Buffer.byteLength(JSON.stringify(payload), "utf8");
+  const payloadJson = JSON.stringify(payload);
+  const bytes = Buffer.byteLength(payloadJson, "utf8");
   if (bytes > maxBytes) fail("payload", `is ${bytes} bytes of JSON, over the limit of ${maxBytes} (maxPayloadBytes)`);
 
   if (options.runAt !== undefined && options.scheduledAt !== undefined) {
@@ -98,6 +101,7 @@ export function prepareInsert(
   return {
     queue,
     payload,
+    payloadJson,
     priority,
     run_at: runAt ? runAt.toISOString() : null,
     delay_ms: delayMs,
@@ -129,33 +133,83 @@ export function uniqueKeyFromPayload(queue: string, fields: readonly string[], p
  */
 export async function insertRows<P = unknown>(db: DbClient, schema: string, rows: InsertRow[]): Promise<InsertedJob<P>[]> {
   if (rows.length === 0) return [];
-  const input = JSON.stringify(rows.map((row, i) => ({ i, ...row })));
-  const result = await db.query<{ job: string; inserted: boolean }>(insertJobsSql(schema), [input, jobsChannel(schema)]);
+  const result = await db.query<ResultRow>(insertJobsSql(schema), [statementInput(rows), jobsChannel(schema)]);
 
-  const byKey = new Map<string, { job: string; inserted: boolean }>();
-  const unkeyed: { job: string; id: bigint }[] = [];
+  const byKey = new Map<string, { job: Job; inserted: boolean }>();
+  const plain: ResultRow[] = [];
   for (const r of result) {
-    const { queue, unique_key: key, id } = JSON.parse(r.job) as { queue: string; unique_key: string | null; id: string };
-    if (key === null) unkeyed.push({ job: r.job, id: BigInt(id) });
-    else byKey.set(keyOf(queue, key), r);
+    if (r.job === null) {
+      plain.push(r);
+    } else {
+      const job = parseJob(r.job);
+      byKey.set(keyOf(job.queue, job.uniqueKey!), { job, inserted: r.inserted });
+    }
   }
-  unkeyed.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  plain.sort((a, b) => compareIds(a.id!, b.id!));
 
   const claimed = new Set<string>();
   let next = 0;
   return rows.map((row) => {
     if (row.unique_key === null) {
-      const found = unkeyed[next++];
-      if (!found) throw new Error("sidetrack: insert returned fewer rows than it was given");
-      return { ...parseJob<P>(found.job), duplicate: false };
+      const r = plain[next++];
+      if (!r) throw new Error("sidetrack: insert returned fewer rows than it was given");
+      return { ...newJob<P>(row, r), duplicate: false };
     }
     const key = keyOf(row.queue, row.unique_key);
     const found = byKey.get(key);
     if (!found) throw new Error(`sidetrack: insert returned no job for unique key ${row.unique_key}`);
     const duplicate = !found.inserted || claimed.has(key);
     claimed.add(key);
-    return { ...parseJob<P>(found.job), duplicate };
+    return { ...(found.job as Job<P>), duplicate };
   });
+}
+
+interface ResultRow {
+  id: string | null;
+  run_at_ms: number | string | null;
+  inserted_at_ms: number | string | null;
+  job: string | null;
+  inserted: boolean;
+}
+
+/** The JSON array the statement reads, assembled from each row's payload JSON made earlier. */
+function statementInput(rows: InsertRow[]): string {
+  const parts = rows.map(
+    (row, i) =>
+      `{"i":${i},"queue":${JSON.stringify(row.queue)},"payload":${row.payloadJson},"priority":${row.priority},` +
+      `"run_at":${JSON.stringify(row.run_at)},"delay_ms":${row.delay_ms},"max_attempts":${row.max_attempts},` +
+      `"unique_key":${JSON.stringify(row.unique_key)}}`,
+  );
+  return `[${parts.join(",")}]`;
+}
+
+/** A freshly inserted job: everything but id and times is what we sent. */
+function newJob<P>(row: InsertRow, r: ResultRow): Job<P> {
+  return {
+    id: r.id!,
+    queue: row.queue,
+    payload: JSON.parse(row.payloadJson) as P,
+    status: "scheduled",
+    priority: row.priority,
+    attempt: 0,
+    maxAttempts: row.max_attempts,
+    runAt: new Date(Number(r.run_at_ms)),
+    insertedAt: new Date(Number(r.inserted_at_ms)),
+    startedAt: null,
+    completedAt: null,
+    failedAt: null,
+    cancelledAt: null,
+    finalizedAt: null,
+    lockedBy: null,
+    lockedUntil: null,
+    errors: [],
+    uniqueKey: null,
+  };
+}
+
+/** Orders decimal id strings numerically without BigInt. */
+function compareIds(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
 }
 
 function keyOf(queue: string, key: string): string {

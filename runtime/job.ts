@@ -97,3 +97,56 @@ export function parseJob<Payload = unknown>(json: string): Job<Payload> {
     uniqueKey: r.unique_key,
   };
 }
+
+/**
+ * What a claim returns: the columns a running job needs, cheap to produce and to read (about
+ * three times cheaper than `jobJson` on the hot path). Times travel as epoch milliseconds.
+ */
+export const CLAIMED_COLUMNS = `j.id::text as id, j.queue, j.payload::text as payload, j.priority, j.attempt,
+  j.max_attempts, j.unique_key, j.locked_by,
+  (extract(epoch from j.run_at) * 1000)::float8 as run_at_ms,
+  (extract(epoch from j.inserted_at) * 1000)::float8 as inserted_at_ms,
+  (extract(epoch from j.started_at) * 1000)::float8 as started_at_ms,
+  (extract(epoch from j.locked_until) * 1000)::float8 as locked_until_ms,
+  case when j.attempt > 1 then j.errors::text end as errors`;
+
+export interface ClaimedRow {
+  id: string;
+  queue: string;
+  payload: string;
+  priority: number;
+  attempt: number;
+  max_attempts: number;
+  unique_key: string | null;
+  locked_by: string;
+  run_at_ms: number;
+  inserted_at_ms: number;
+  started_at_ms: number;
+  locked_until_ms: number;
+  errors: string | null;
+}
+
+/** A job as its handler sees it, from a claim's row. */
+export function parseClaimedJob(r: ClaimedRow): Job {
+  const errors = r.errors === null ? [] : (JSON.parse(r.errors) as JobRecord["errors"]).map((e) => ({ ...e, at: new Date(e.at) }));
+  return {
+    id: r.id,
+    queue: r.queue,
+    payload: JSON.parse(r.payload),
+    status: "running",
+    priority: r.priority,
+    attempt: r.attempt,
+    maxAttempts: r.max_attempts,
+    runAt: new Date(r.run_at_ms),
+    insertedAt: new Date(r.inserted_at_ms),
+    startedAt: new Date(r.started_at_ms),
+    completedAt: null,
+    failedAt: null,
+    cancelledAt: null,
+    finalizedAt: null,
+    lockedBy: r.locked_by,
+    lockedUntil: new Date(r.locked_until_ms),
+    errors,
+    uniqueKey: r.unique_key,
+  };
+}

@@ -2,7 +2,7 @@
 // with no polling, writing each outcome at once with the same SQL and rules as the worker.
 import type pg from "pg";
 import { retryDelayMs } from "./backoff.js";
-import { parseJob, type Job } from "./job.js";
+import { parseClaimedJob, type ClaimedRow, type Job } from "./job.js";
 import { describeThrown } from "./logger.js";
 import { runHandler } from "./runner.js";
 import { completeJobsSql } from "./sql/completeJobs.js";
@@ -18,11 +18,11 @@ export interface InlineContext {
 }
 
 /** Runs claimed jobs one after another; returns how many ran. */
-export async function runClaimed(ctx: InlineContext, claim: () => Promise<{ job: string }[]>): Promise<Job[]> {
+export async function runClaimed(ctx: InlineContext, claim: () => Promise<ClaimedRow[]>): Promise<Job[]> {
   const ran: Job[] = [];
   const rows = await claim();
   for (const row of rows) {
-    const job = parseJob(row.job);
+    const job = parseClaimedJob(row);
     const queue = ctx.queues.get(job.queue);
     if (!queue) {
       throw new Error(`sidetrack: no handler for queue "${job.queue}" (job ${job.id})`);

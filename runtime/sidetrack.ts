@@ -4,7 +4,7 @@ import { toDbClient, usePg, type AnyDbClient, type DbClient } from "./db.js";
 import { SidetrackValidationError } from "./errors.js";
 import { cancelChannel, DEFAULT_SCHEMA, validateQueueName, validateSchemaName } from "./identifiers.js";
 import { insertRows, prepareInsert, type InsertOptions } from "./insert.js";
-import { JOB_STATUSES, parseJob, type InsertedJob, type Job, type JobStatus } from "./job.js";
+import { JOB_STATUSES, parseJob, type ClaimedRow, type InsertedJob, type Job, type JobStatus } from "./job.js";
 import { runMigrations, type MigrationResult } from "./migrate.js";
 import type { QueueOptions } from "./queue-options.js";
 import { runClaimed } from "./run-inline.js";
@@ -14,6 +14,15 @@ import { resolveWorkerOptions, type ResolvedWorkerOptions } from "./worker-confi
 import type { Handler, SidetrackEvents, WorkerOptions } from "./worker-options.js";
 import { cancelJobSql } from "./sql/cancelJob.js";
 import { getJobSql, listJobsSql } from "./sql/readJobs.js";
+// cron
+import { nextCronTick, normalizeCronExpression, parseCronSchedule, validateCron, type CronSchedule, type ScheduleCronOptions } from "./cron.js";
+import { cronDeactivateSql } from "./sql/cronDeactivate.js";
+import { cronDeleteSql } from "./sql/cronDelete.js";
+import { cronListSql } from "./sql/cronList.js";
+import { cronRegisterLockSql } from "./sql/cronLock.js";
+import { cronPruneDeclaredSql } from "./sql/cronPruneDeclared.js";
+import { cronRegisterDeclaredSql } from "./sql/cronRegisterDeclared.js";
+import { cronScheduleSql } from "./sql/cronSchedule.js";
 
 export interface DatabaseOptions {
   /** A PostgreSQL connection string. */
@@ -81,6 +90,7 @@ export class Sidetrack<Queues extends Record<string, unknown>> {
     const given = config.databaseOptions?.pool;
     this.#pool = given;
     this.#ownsPool = !given;
+    this.#declaredCron(); // cron: bad schedules fail here, before anything runs
   }
 
   /** The pool Sidetrack uses when no dbClient is given; created on first use. */
@@ -192,6 +202,7 @@ export class Sidetrack<Queues extends Record<string, unknown>> {
       throw new SidetrackValidationError("start(): no queue has a handler; give at least one queue a `handler`");
     }
     await this.runMigrations();
+    await this.#registerDeclaredCron(); // cron
     const worker = new Worker({
       pool: this.pool,
       schema: this.schema,
@@ -205,6 +216,7 @@ export class Sidetrack<Queues extends Record<string, unknown>> {
       queues: options.queues,
       logger: options.logger,
       emit: (event, ...args) => this.#emit(event, ...args),
+      cron: { queues: Object.keys(this.config.queues), queueOptions: (q) => this.#knownQueueOptions(q), limits: this.limits(), logger: options.logger }, // cron
     });
     this.#worker = worker;
     await worker.start();
@@ -240,7 +252,7 @@ export class Sidetrack<Queues extends Record<string, unknown>> {
   async runJob(id: string): Promise<Job<Queues[keyof Queues]> | undefined> {
     const ctx = this.#inlineContext();
     const ran = await runClaimed(ctx, async () =>
-      (await this.pool.query<{ job: string }>(claimJobByIdSql(this.schema), [String(id), ctx.workerId, ctx.leaseMs])).rows,
+      (await this.pool.query<ClaimedRow>(claimJobByIdSql(this.schema), [String(id), ctx.workerId, ctx.leaseMs])).rows,
     );
     return ran.length > 0 ? this.getJob(String(id)) : undefined;
   }
@@ -257,7 +269,7 @@ export class Sidetrack<Queues extends Record<string, unknown>> {
     for (;;) {
       const ran = await runClaimed(ctx, async () =>
         (
-          await this.pool.query<{ job: string }>(claimJobsForTestSql(this.schema), [
+          await this.pool.query<ClaimedRow>(claimJobsForTestSql(this.schema), [
             filter.queue === undefined ? null : [filter.queue],
             filter.includeFutureJobs ?? false,
             1,
@@ -270,6 +282,127 @@ export class Sidetrack<Queues extends Record<string, unknown>> {
       count += ran.length;
     }
   }
+
+  // ---------------------------------------------------------------------------------------------
+  // cron: recurring schedules (docs/cron.md). A schedule is identified by (queue, expression).
+  // Declared schedules (a queue's `cron` option) are registered by start(); programmatic ones
+  // by scheduleCron(). start() never reactivates a deactivated schedule and never touches a
+  // programmatic one.
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Creates the schedule (queue, expression), or updates it: timezone, payload and runMissed
+   * are replaced, it becomes programmatic (start() leaves it alone from then on) and active
+   * again if it was deactivated. Every running worker picks it up within a second.
+   */
+  async scheduleCron<K extends keyof Queues & string>(
+    queue: K,
+    expression: string,
+    payload: Queues[K],
+    options: ScheduleCronOptions & { dbClient?: DbClient | AnyDbClient } = {},
+  ): Promise<CronSchedule<Queues[K], K>> {
+    const queueOptions = this.queueOptions(queue);
+    const cron = validateCron(queue, expression, options?.timezone);
+    const runMissed = options?.runMissed ?? false;
+    if (typeof runMissed !== "boolean") {
+      throw new SidetrackValidationError(`queue "${queue}": scheduleCron options.runMissed must be a boolean, got ${JSON.stringify(runMissed)}`, queue, "options.runMissed");
+    }
+    const body = payload === undefined ? {} : payload;
+    // The payload is checked now (JSON, size, uniqueBy fields), not at the first tick.
+    prepareInsert(queue, body, {}, queueOptions, this.limits());
+    const next = nextCronTick(cron.expression, cron.timezone, new Date());
+    const [row] = await this.db(options?.dbClient).query<{ schedule: string }>(cronScheduleSql(this.schema), [
+      queue,
+      cron.expression,
+      cron.timezone,
+      JSON.stringify(body),
+      runMissed,
+      next.toISOString(),
+    ]);
+    return parseCronSchedule(row!.schedule) as CronSchedule<Queues[K], K>;
+  }
+
+  /**
+   * Deactivates the schedule (queue, expression): once this resolves no worker inserts another
+   * job for it, and it stays inactive across restarts (start() does not reactivate it; call
+   * scheduleCron to). Returns false when there is no such schedule.
+   */
+  async deactivateCronSchedule(queue: keyof Queues & string, expression: string): Promise<boolean> {
+    const rows = await this.db().query(cronDeactivateSql(this.schema), [validateQueueName(queue), this.#cronExpression(queue, expression)]);
+    return rows.length > 0;
+  }
+
+  /**
+   * Deletes the schedule (queue, expression); jobs it already inserted stay. A schedule still
+   * declared in the queue options comes back at the next start(): deactivate it to keep it
+   * off, or remove it from the declaration. Returns false when there is no such schedule.
+   */
+  async deleteCronSchedule(queue: keyof Queues & string, expression: string): Promise<boolean> {
+    const rows = await this.db().query(cronDeleteSql(this.schema), [validateQueueName(queue), this.#cronExpression(queue, expression)]);
+    return rows.length > 0;
+  }
+
+  /** Every schedule (of one queue, or all), active or not. */
+  async listCronSchedules(filter: { queue?: keyof Queues & string } = {}): Promise<CronSchedule[]> {
+    const rows = await this.db().query<{ schedule: string }>(cronListSql(this.schema), [filter.queue ?? null]);
+    return rows.map((r) => parseCronSchedule(r.schedule));
+  }
+
+  #cronExpression(queue: string, expression: unknown): string {
+    if (typeof expression !== "string" || expression.trim() === "") {
+      throw new SidetrackValidationError(`queue "${queue}": cron expression must be a non-empty string, got ${JSON.stringify(expression)}`, queue);
+    }
+    return normalizeCronExpression(expression);
+  }
+
+  /** The queues' `cron` options, validated (expression, timezone, payload). */
+  #declaredCron(): { queue: string; expression: string; timezone: string; payload: unknown }[] {
+    const declared = [];
+    for (const [queue, options] of Object.entries(this.config.queues as Record<string, QueueOptions<any>>)) {
+      const cron = options?.cron;
+      if (cron === undefined) continue;
+      if (cron === null || typeof cron !== "object") {
+        throw new SidetrackValidationError(`queue "${queue}": cron must be { schedule, timezone?, payload? }`, queue, "cron");
+      }
+      const valid = validateCron(queue, cron.schedule, cron.timezone);
+      const payload = cron.payload === undefined ? {} : cron.payload;
+      prepareInsert(queue, payload, {}, options, this.limits());
+      declared.push({ queue, ...valid, payload });
+    }
+    return declared;
+  }
+
+  /** start(): makes the table match the declared schedules of this instance's queues, in one transaction. */
+  async #registerDeclaredCron(): Promise<void> {
+    const declared = this.#declaredCron();
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query("begin");
+      await client.query(cronRegisterLockSql, [this.schema]);
+      await client.query(cronPruneDeclaredSql(this.schema), [
+        Object.keys(this.config.queues),
+        declared.map((d) => d.queue),
+        declared.map((d) => d.expression),
+      ]);
+      for (const d of declared) {
+        const next = nextCronTick(d.expression, d.timezone, new Date());
+        await client.query(cronRegisterDeclaredSql(this.schema), [d.queue, d.expression, d.timezone, JSON.stringify(d.payload), next.toISOString()]);
+      }
+      await client.query("commit");
+    } catch (error) {
+      broken = error as Error;
+      await client.query("rollback").catch(() => undefined);
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  #knownQueueOptions(queue: string): QueueOptions<any> | undefined {
+    return Object.hasOwn(this.config.queues, queue) ? (this.config.queues[queue as keyof Queues] as QueueOptions<any>) : undefined;
+  }
+  // --------------------------------------------------------------------------------- end cron
 
   #inlineContext() {
     const options = this.#resolvedWorkerOptions();

@@ -1,5 +1,5 @@
 import { quoteIdent } from "../identifiers.js";
-import { jobJson } from "../job.js";
+import { CLAIMED_COLUMNS } from "../job.js";
 
 /**
  * Claims ready jobs in one statement. Each queue is read through its own slice of the fetch
@@ -28,7 +28,7 @@ set status = 'running', attempt = j.attempt + 1, started_at = now(),
     locked_by = $4, locked_until = now() + $5 * interval '1 millisecond'
 from chosen
 where j.id = chosen.id
-returning ${jobJson("j")} as job`;
+returning ${CLAIMED_COLUMNS}`;
 }
 
 /** Claims one job by id whatever its run_at (the test helper runJob). $1 id, $2 worker id, $3 lease ms. */
@@ -42,7 +42,7 @@ where j.id = (
   where id = case when $1 ~ '^[0-9]{1,18}$' then $1::bigint end and status in ('scheduled', 'retrying')
   for update skip locked
 )
-returning ${jobJson("j")} as job`;
+returning ${CLAIMED_COLUMNS}`;
 }
 
 /**
@@ -62,5 +62,5 @@ where j.id in (
   limit $3
   for update skip locked
 )
-returning ${jobJson("j")} as job`;
+returning ${CLAIMED_COLUMNS}`;
 }

@@ -6,11 +6,14 @@ import { jobJson } from "../job.js";
  * $1: JSON array of { i, queue, payload, priority, run_at, delay_ms, max_attempts, unique_key }.
  * $2: the notify channel.
  *
- * Unique keys: duplicates inside the batch collapse onto the first; a conflict with a live
- * job in the table takes that job (DO UPDATE locks and returns it even when it was committed
- * after this statement's snapshot, which DO NOTHING + SELECT would miss). `inserted` tells
- * new rows (xmax = 0) from existing ones. Rows come back in no particular order: the caller
- * matches keyed rows by (queue, unique_key) and the rest by ascending id, which follows `i`.
+ * Rows without a unique key take the plain path: a bare INSERT that returns only what the
+ * database decided (id and times); the caller already holds everything else. Their ids ascend
+ * with `i`, which is how the caller matches them back.
+ *
+ * Rows with a unique key: duplicates inside the batch collapse onto the first; a conflict with
+ * a live job takes that job (DO UPDATE locks and returns it even when it was committed after
+ * this statement's snapshot, which DO NOTHING + SELECT would miss). `inserted` tells new rows
+ * (xmax = 0) from existing ones, whose full JSON is returned since they may differ from input.
  */
 export function insertJobsSql(schema: string): string {
   const jobs = `${quoteIdent(schema)}.jobs`;
@@ -18,11 +21,17 @@ export function insertJobsSql(schema: string): string {
   select * from jsonb_to_recordset($1::jsonb) as x(
     i integer, queue text, payload jsonb, priority integer, run_at timestamptz,
     delay_ms bigint, max_attempts integer, unique_key text)
+), plain as (
+  insert into ${jobs} (queue, payload, priority, run_at, max_attempts)
+  select queue, payload, priority,
+         coalesce(run_at, now() + coalesce(delay_ms, 0) * interval '1 millisecond'), max_attempts
+  from input where unique_key is null
+  order by i
+  returning id, queue, run_at, inserted_at
 ), first_of_key as (
-  select distinct on (queue, unique_key, case when unique_key is null then i end) *
-  from input
-  order by queue, unique_key, case when unique_key is null then i end, i
-), ins as (
+  select distinct on (queue, unique_key) * from input where unique_key is not null
+  order by queue, unique_key, i
+), keyed as (
   insert into ${jobs} (queue, payload, priority, run_at, max_attempts, unique_key)
   select queue, payload, priority,
          coalesce(run_at, now() + coalesce(delay_ms, 0) * interval '1 millisecond'),
@@ -34,9 +43,13 @@ export function insertJobsSql(schema: string): string {
     do update set unique_key = excluded.unique_key
   returning *, (xmax = 0) as inserted
 ), notified as (
-  select pg_notify($2, queue) from (select distinct queue from ins where inserted) q
+  select pg_notify($2, queue)
+  from (select queue from plain union select queue from keyed where inserted) q
 )
-select ${jobJson("ins")} as job, ins.inserted
-from ins
-where (select count(*) from notified) >= 0`;
+select id::text as id, (extract(epoch from run_at) * 1000)::float8 as run_at_ms,
+       (extract(epoch from inserted_at) * 1000)::float8 as inserted_at_ms, null::text as job, true as inserted
+from plain where (select count(*) from notified) >= 0
+union all
+select null, null, null, ${jobJson("keyed")}, keyed.inserted
+from keyed where (select count(*) from notified) >= 0`;
 }

@@ -1,0 +1,17 @@
+// What every queue in the benchmark implements, so each measurement runs the same way for all.
+export interface Contender {
+  name: string;
+  /** Drops and recreates the contender's tables (or flushes Redis). */
+  reset(url: string): Promise<void>;
+  /** Inserts `n` no-op jobs in as few calls as the library allows. */
+  bulkInsert(url: string, n: number): Promise<void>;
+  /** Inserts one job whose payload carries `i`; resolves after commit. */
+  insertOne?(i: number): Promise<void>;
+  /** Starts a worker whose handler calls `onJob(payload.i)`; resolves to a stop function. */
+  startWorker(url: string, concurrency: number, onJob: (i: number) => void): Promise<() => Promise<void>>;
+  /** Jobs not finished yet. */
+  remaining(url: string): Promise<number>;
+  /** Opens what insertOne needs (latency run), closes it afterwards. */
+  openInserter?(url: string): Promise<void>;
+  closeInserter?(): Promise<void>;
+}

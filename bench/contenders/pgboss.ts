@@ -1,0 +1,51 @@
+import PgBoss from "pg-boss";
+import pg from "pg";
+import type { Contender } from "../contender.js";
+import { count } from "./sidetrack.js";
+
+let boss: PgBoss | undefined;
+
+async function open(url: string): Promise<PgBoss> {
+  const b = new PgBoss({ connectionString: url, schema: "pgboss", supervise: false, schedule: false });
+  b.on("error", () => undefined);
+  await b.start();
+  return b;
+}
+
+export const pgboss: Contender = {
+  name: "pg-boss",
+  async reset(url) {
+    const client = new pg.Client(url);
+    await client.connect();
+    await client.query("drop schema if exists pgboss cascade");
+    await client.end();
+    const b = await open(url);
+    await b.createQueue("bench");
+    await b.stop({ graceful: false, wait: true });
+  },
+  async bulkInsert(url, n) {
+    const b = await open(url);
+    await b.insert(Array.from({ length: n }, (_, i) => ({ name: "bench", data: { i } })));
+    await b.stop({ graceful: false, wait: true });
+  },
+  async openInserter(url) {
+    boss = await open(url);
+  },
+  async insertOne(i) {
+    await boss!.send("bench", { i });
+  },
+  async closeInserter() {
+    await boss?.stop({ graceful: false, wait: true });
+  },
+  async startWorker(url, concurrency, onJob) {
+    const b = await open(url);
+    // pg-boss 10 fetches in batches: one handler call receives up to batchSize jobs.
+    await b.work<{ i: number }>("bench", { batchSize: concurrency, pollingIntervalSeconds: 0.5 }, async (jobs) => {
+      for (const job of jobs) onJob(job.data.i);
+    });
+    return () => b.stop({ graceful: true, wait: true });
+  },
+  async remaining(url) {
+    return count(url, "select count(*)::int as n from pgboss.job where state <> 'completed'");
+  },
+};

@@ -1,0 +1,55 @@
+import pg from "pg";
+import { runMigrations, Sidetrack } from "../../runtime/index.js";
+import type { Contender } from "../contender.js";
+
+type Q = { bench: { i: number } };
+let inserter: Sidetrack<Q> | undefined;
+
+export const sidetrack: Contender = {
+  name: "sidetrack",
+  async reset(url) {
+    const client = new pg.Client(url);
+    await client.connect();
+    await client.query("drop schema if exists sidetrack cascade");
+    await client.end();
+    await runMigrations({ connectionString: url });
+  },
+  async bulkInsert(url, n) {
+    const s = new Sidetrack<Q>({ databaseUrl: url, queues: { bench: {} } });
+    await s.insertJobs("bench", Array.from({ length: n }, (_, i) => ({ i })));
+    await s.close();
+  },
+  async openInserter(url) {
+    inserter = new Sidetrack<Q>({ databaseUrl: url, queues: { bench: {} } });
+  },
+  async insertOne(i) {
+    await inserter!.insertJob("bench", { i });
+  },
+  async closeInserter() {
+    await inserter?.close();
+  },
+  async startWorker(url, concurrency, onJob) {
+    const s = new Sidetrack<Q>({
+      databaseUrl: url,
+      concurrency,
+      handleSignals: false,
+      retention: false,
+      queues: { bench: { handler: (job) => onJob(job.payload.i) } },
+    });
+    await s.start();
+    return () => s.stop({ grace: 5_000 });
+  },
+  async remaining(url) {
+    return count(url, "select count(*)::int as n from sidetrack.jobs where status <> 'completed'");
+  },
+};
+
+export async function count(url: string, sql: string): Promise<number> {
+  const client = new pg.Client(url);
+  await client.connect();
+  try {
+    return (await client.query<{ n: number }>(sql)).rows[0]!.n;
+  } finally {
+    await client.end();
+  }
+}
