@@ -27,7 +27,8 @@ const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString }) })
 const sidetrack = new Sidetrack<Queues>({
   databaseOptions: { connectionString },
   schema,
-  queues: { userOnboarding: { handler: async (job) => console.log(`Welcome ${job.payload.email}`) } },
+  handleSignals: false,
+  queues: { userOnboarding: { handler: async (job) => console.log(`   Welcome ${job.payload.email}`) } },
 });
 
 try {
@@ -61,6 +62,15 @@ try {
     console.log(`   #${job.id} ${job.queue} ${job.status} ${JSON.stringify(job.payload)}`);
   }
   if (rolledBack !== undefined) process.exitCode = 1;
+
+  console.log("5. a worker runs the committed job:");
+  const completed = new Promise<void>((resolve) => sidetrack.on("job:completed", () => resolve()));
+  await sidetrack.start();
+  await completed;
+  await sidetrack.stop();
+  const after = new Sidetrack<Queues>({ databaseOptions: { connectionString }, schema, queues: { userOnboarding: {} } });
+  console.log(`   job ${committed.id} is now ${(await after.getJob(committed.id))?.status}`);
+  await after.close();
 } finally {
   await admin.query(`drop schema if exists ${schema} cascade`);
   await admin.query(`drop table if exists "DemoUser"`);

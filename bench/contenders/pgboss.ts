@@ -39,8 +39,10 @@ export const pgboss: Contender = {
   },
   async startWorker(url, concurrency, onJob) {
     const b = await open(url);
-    // pg-boss 10 fetches in batches: one handler call receives up to batchSize jobs.
-    await b.work<{ i: number }>("bench", { batchSize: concurrency, pollingIntervalSeconds: 0.5 }, async (jobs) => {
+    // pg-boss 10 fetches in batches (one handler call receives up to batchSize jobs) and waits
+    // out its polling interval (0.5 s at least) after each batch, so throughput is batchSize per
+    // half second per worker: we give it a batch as large as graphile-worker's local queue.
+    await b.work<{ i: number }>("bench", { batchSize: Math.max(500, concurrency * 2), pollingIntervalSeconds: 0.5 }, async (jobs) => {
       for (const job of jobs) onJob(job.data.i);
     });
     return () => b.stop({ graceful: true, wait: true });
