@@ -12,10 +12,10 @@ export type PgPool = pg.Pool;
 export type PgPoolClient = pg.PoolClient;
 
 /** One queue as the generated client describes it. */
-export interface GeneratedQueue {
+export interface GeneratedQueue<Payload = any> {
   name: string;
   /** The options of the declaration, baked in at generate time. */
-  options: QueueOptions<any>;
+  options: QueueOptions<Payload>;
   /** The payload type, as data. */
   payload: PayloadSchema;
   /**

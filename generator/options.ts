@@ -1,0 +1,256 @@
+// The options literal of one `queue<P>({ … })`: every value read statically and checked the way the
+// runtime would check it, so a mistake shows up at generate time with its line and column.
+import { CronExpressionParser } from "cron-parser";
+import { Node } from "ts-morph";
+import { parseDuration } from "../runtime/duration.js";
+import { describeSchema, findPayloadProblem, type PayloadSchema } from "../runtime/validate.js";
+import { diagnosticAt, DiagnosticError, type Diagnostic } from "./diagnostics.js";
+import { propertyName, readLiteral, unwrapExpression, type Literal } from "./literal.js";
+import type { QueueModel } from "./model.js";
+
+type Options = QueueModel["options"];
+
+const MAX_INT = 2_147_483_647;
+const OPTION_NAMES = ["maxAttempts", "priority", "timeout", "concurrency", "uniqueBy", "backoff", "cron"] as const;
+const BACKOFF_KEYS = ["base", "max"];
+const CRON_KEYS = ["schedule", "timezone", "payload"];
+
+/** Reads and checks `optionsNode` (the argument of `queue<P>(…)`); problems go to `diagnostics`. */
+export function readQueueOptions(
+  queue: string,
+  optionsNode: Node | undefined,
+  /** Undefined when the payload type itself is broken: then options that refer to it are not checked. */
+  payload: PayloadSchema | undefined,
+  diagnostics: Diagnostic[],
+): Options {
+  const options: Options = {};
+  if (!optionsNode) return options;
+  const literal = unwrapExpression(optionsNode);
+  if (!Node.isObjectLiteralExpression(literal)) {
+    diagnostics.push(
+      diagnosticAt(optionsNode, `the options of queue "${queue}" must be an object literal`, `write them inline: queue<P>({ maxAttempts: 5 })`),
+    );
+    return options;
+  }
+  for (const property of literal.getProperties()) {
+    try {
+      readOption(queue, property, payload, options);
+    } catch (error) {
+      if (error instanceof DiagnosticError) diagnostics.push(error.diagnostic);
+      else throw error;
+    }
+  }
+  return options;
+}
+
+function readOption(queue: string, property: Node, payload: PayloadSchema | undefined, options: Options): void {
+  if (!Node.isPropertyAssignment(property)) {
+    throw new DiagnosticError(
+      diagnosticAt(property, `option of queue "${queue}" must be written as \`name: value\``, "spell the option out, e.g. maxAttempts: 5, instead of a spread, shorthand or method"),
+    );
+  }
+  const nameNode = property.getNameNode();
+  const name = propertyName(nameNode);
+  if (name === undefined || !(OPTION_NAMES as readonly string[]).includes(name)) {
+    const shown = name ?? nameNode.getText();
+    const suggestion = name ? closest(name, OPTION_NAMES) : undefined;
+    throw new DiagnosticError(
+      diagnosticAt(
+        nameNode,
+        `unknown option "${shown}" of queue "${queue}"`,
+        `${suggestion ? `did you mean ${suggestion}? ` : ""}known options: ${OPTION_NAMES.join(", ")}`,
+      ),
+    );
+  }
+  const valueNode = property.getInitializerOrThrow();
+  const what = `option ${name} of queue "${queue}"`;
+  const value = readLiteral(valueNode, what);
+  const bad = (message: string, fix: string, at: Node = valueNode): never => {
+    throw new DiagnosticError(diagnosticAt(at, `${what} ${message}`, fix));
+  };
+
+  switch (name) {
+    case "maxAttempts":
+      if (!isInteger(value, 1)) bad(`must be an integer of at least 1, got ${show(value)}`, "e.g. maxAttempts: 10");
+      options.maxAttempts = value as number;
+      return;
+    case "priority":
+      if (!isInteger(value, -MAX_INT)) bad(`must be an integer, got ${show(value)}`, "e.g. priority: 5 (lower runs first)");
+      options.priority = value as number;
+      return;
+    case "concurrency":
+      if (!isInteger(value, 1)) bad(`must be an integer of at least 1, got ${show(value)}`, "e.g. concurrency: 4");
+      options.concurrency = value as number;
+      return;
+    case "timeout":
+      checkDuration(value, bad);
+      options.timeout = value as Options["timeout"];
+      return;
+    case "backoff": {
+      const backoff = asObject(value, BACKOFF_KEYS, valueNode, bad, "backoff: { base: \"1s\", max: \"1h\" }");
+      for (const key of Object.keys(backoff)) {
+        checkDuration(backoff[key]!, (message, fix) => bad(`.${key} ${message}`, fix, valueAt(valueNode, key)));
+      }
+      options.backoff = backoff as Options["backoff"];
+      return;
+    }
+    case "uniqueBy":
+      options.uniqueBy = readUniqueBy(queue, value, valueNode, payload, bad) as never;
+      return;
+    case "cron":
+      options.cron = readCron(queue, value, valueNode, payload, bad);
+      return;
+  }
+}
+
+function readUniqueBy(queue: string, value: Literal, node: Node, payload: PayloadSchema | undefined, bad: Bad): string[] {
+  if (!Array.isArray(value) || value.length === 0 || value.some((v) => typeof v !== "string")) {
+    bad(`must be a non-empty array of payload field names, got ${show(value)}`, 'e.g. uniqueBy: ["invoiceId"]');
+  }
+  const fields = value as string[];
+  if (!payload) return fields;
+  const elements = Node.isArrayLiteralExpression(unwrapExpression(node)) ? (unwrapExpression(node) as import("ts-morph").ArrayLiteralExpression).getElements() : [];
+  if (payload.type !== "object") {
+    bad(`needs an object payload type to name fields of, but the payload is ${describeSchema(payload)}`, "remove uniqueBy, or pass uniqueKey when inserting");
+  }
+  const object = payload as Extract<PayloadSchema, { type: "object" }>;
+  const known = Object.keys(object.properties);
+  fields.forEach((field, i) => {
+    const at = elements[i] ?? node;
+    if (fields.indexOf(field) !== i) bad(`names "${field}" twice`, `remove the second "${field}"`, at);
+    if (!Object.hasOwn(object.properties, field)) {
+      const suggestion = closest(field, known);
+      bad(
+        `names "${field}", which the payload type of queue "${queue}" does not have`,
+        `${suggestion ? `did you mean "${suggestion}"? ` : ""}payload fields: ${known.join(", ") || "none"}`,
+        at,
+      );
+    }
+    if (object.optional?.includes(field)) {
+      bad(`names "${field}", which is optional in the payload type: a job without it could not be keyed`, `make ${field} required in the payload type, or drop it from uniqueBy`, at);
+    }
+  });
+  return fields;
+}
+
+function readCron(queue: string, value: Literal, node: Node, payload: PayloadSchema | undefined, bad: Bad): Options["cron"] {
+  const cron = asObject(value, CRON_KEYS, node, bad, 'cron: { schedule: "0 3 * * *", timezone: "Europe/Berlin", payload: {} }');
+  const schedule = cron.schedule;
+  if (typeof schedule !== "string") {
+    bad(`needs schedule, a cron expression string, got ${show(schedule)}`, 'e.g. schedule: "0 3 * * *" (minute hour day month weekday)', cron.schedule === undefined ? node : valueAt(node, "schedule"));
+  }
+  const timezone = cron.timezone;
+  if (timezone !== undefined && (typeof timezone !== "string" || !isTimeZone(timezone))) {
+    bad(`.timezone ${show(timezone)} is not an IANA time zone`, 'use a name such as "Europe/Berlin", "America/New_York" or "UTC"', valueAt(node, "timezone"));
+  }
+  const expression = schedule as string;
+  const fields = expression.trim().split(/\s+/);
+  const isMacro = /^@\w+$/.test(expression.trim());
+  if (!isMacro && fields.length !== 5 && fields.length !== 6) {
+    bad(`.schedule "${expression}" has ${fields.length} fields; a cron expression has 5 (minute hour day month weekday) or 6 (seconds first)`, 'e.g. "0 3 * * *" for 03:00 every day', valueAt(node, "schedule"));
+  }
+  try {
+    CronExpressionParser.parse(expression, { tz: (timezone as string | undefined) ?? "UTC" }).next();
+  } catch (error) {
+    bad(`.schedule "${expression}" is not a valid cron expression: ${(error as Error).message}`, 'e.g. "0 3 * * *" for 03:00 every day, "*/5 * * * *" for every 5 minutes', valueAt(node, "schedule"));
+  }
+  const jobPayload = cron.payload === undefined ? {} : cron.payload;
+  const problem = payload && findPayloadProblem(payload, jobPayload);
+  if (problem) {
+    bad(
+      cron.payload === undefined
+        ? `has no payload, but the payload type of queue "${queue}" needs one (${problem.path} ${problem.message})`
+        : `.payload does not fit the payload type: ${problem.path} ${problem.message}`,
+      "give cron a payload literal of the queue's payload type, e.g. payload: { … }",
+      cron.payload === undefined ? node : valueAt(node, "payload"),
+    );
+  }
+  const result: NonNullable<Options["cron"]> = { schedule: expression };
+  if (timezone !== undefined) result.timezone = timezone as string;
+  if (cron.payload !== undefined) result.payload = cron.payload;
+  return result;
+}
+
+type Bad = (message: string, fix: string, at?: Node) => never;
+
+function asObject(value: Literal, keys: string[], node: Node, bad: Bad, example: string): Record<string, Literal> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) bad(`must be an object, got ${show(value)}`, `e.g. ${example}`);
+  const object = value as Record<string, Literal>;
+  for (const key of Object.keys(object)) {
+    if (!keys.includes(key)) {
+      const suggestion = closest(key, keys);
+      bad(`has unknown key "${key}"`, `${suggestion ? `did you mean ${suggestion}? ` : ""}known keys: ${keys.join(", ")}`, nameAt(node, key));
+    }
+  }
+  return object;
+}
+
+function checkDuration(value: Literal, bad: (message: string, fix: string) => never): void {
+  try {
+    parseDuration(value, "value");
+  } catch {
+    bad(`must be milliseconds or a duration string like "500ms", "30s", "2m", "1h", got ${show(value)}`, 'e.g. timeout: "2m" or timeout: 120000');
+  }
+}
+
+/** The value node of `key` inside an object literal node, for pointing diagnostics precisely. */
+function valueAt(node: Node, key: string): Node {
+  const property = findProperty(node, key);
+  return property && Node.isPropertyAssignment(property) ? property.getInitializerOrThrow() : node;
+}
+
+function nameAt(node: Node, key: string): Node {
+  const property = findProperty(node, key);
+  return property && Node.isPropertyAssignment(property) ? property.getNameNode() : node;
+}
+
+function findProperty(node: Node, key: string): Node | undefined {
+  const object = unwrapExpression(node);
+  if (!Node.isObjectLiteralExpression(object)) return undefined;
+  return object.getProperties().find((p) => Node.isPropertyAssignment(p) && propertyName(p.getNameNode()) === key);
+}
+
+function isInteger(value: Literal, min: number): boolean {
+  return typeof value === "number" && Number.isInteger(value) && value >= min && value <= MAX_INT;
+}
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function show(value: Literal | undefined): string {
+  return value === undefined ? "nothing" : JSON.stringify(value);
+}
+
+/** The known name nearest to a misspelt one (edit distance ≤ 2, or a case-only difference). */
+export function closest(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const candidate of known) {
+    const d = candidate.toLowerCase() === name.toLowerCase() ? 0 : distance(name, candidate);
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previous = current;
+    }
+  }
+  return row[b.length]!;
+}

@@ -1,0 +1,189 @@
+// The shape of `<out>/client.ts`: the typed layer over the runtime that applications import.
+// Everything queue-specific (payload types, options, validators) is baked in as literals, so the
+// file imports only "sidetrack" — never the declaration, never a compiler.
+import type { PayloadSchema } from "../runtime/validate.js";
+import { header } from "./header.js";
+
+export interface ClientQueue {
+  name: string;
+  pascalName: string;
+  /** Self-contained TypeScript text of the payload type. */
+  payloadType: string;
+  payloadSchema: PayloadSchema;
+  /** The declaration's options, as plain data. */
+  options: Record<string, unknown>;
+}
+
+export interface ClientTemplateInput {
+  /** The declaration's path relative to the generated file. */
+  source: string;
+  /** Schema holding Sidetrack's tables. */
+  schema: string;
+  queues: ClientQueue[];
+}
+
+export function renderClient({ source, schema, queues }: ClientTemplateInput): string {
+  const names = queues.map((q) => q.name);
+  return `${header(source)}
+/* eslint-disable */
+import {
+  Sidetrack,
+  insertGenerated,
+  requireHandlers,
+  runTransaction,
+  toInsertItems,
+  validatePayload,
+  type AnyDbClient,
+  type DatabaseOptions,
+  type GeneratedQueue,
+  type Handler,
+  type InsertItem,
+  type InsertOptions,
+  type InsertedJob,
+  type Job,
+  type PgPool,
+  type PgPoolClient,
+  type WorkerOptions,
+} from "sidetrack";
+
+/** The PostgreSQL schema holding Sidetrack's tables. */
+export const schema = ${JSON.stringify(schema)};
+
+/** Each queue's payload type, as declared. */
+export type Payloads = {
+${queues.map((q) => `  ${q.name}: ${q.payloadType};`).join("\n")}
+};
+
+export type QueueName = keyof Payloads;
+
+export const queueNames: readonly QueueName[] = ${JSON.stringify(names)};
+
+/** A job of queue \`K\`, as a handler receives it. */
+export type JobOf<K extends QueueName> = Job<Payloads[K], K>;
+
+/** What an insert of queue \`K\` returns: the job, with \`duplicate: true\` when its unique key matched a live job. */
+export type InsertedJobOf<K extends QueueName> = InsertedJob<Payloads[K], K>;
+
+/** What insertMany takes: payloads sharing the queue's defaults, or \`{ payload, options }\` items. */
+export type InsertManyInput = {
+${queues.map((q) => `  ${q.name}: ${manyInputType(q)};`).join("\n")}
+};
+
+/** Options from the declaration and the payload schema each insert is validated against. */
+const queues: { [K in QueueName]: GeneratedQueue<Payloads[K]> } = {
+${queues.map(renderQueueConstant).join("\n")}
+};
+
+/**
+ * Checks \`payload\` against the payload type of \`queue\`; throws SidetrackValidationError naming
+ * the queue and the property when it does not fit. Every insert below runs this first.
+ */
+export function validate<K extends QueueName>(queue: K, payload: unknown): asserts payload is Payloads[K] {
+  validatePayload(queues[queue].payload, payload, queue);
+}
+${queues.map(renderInsertFunctions).join("")}
+/** Every queue's inserts bound to one client, e.g. the \`tx\` of a Prisma transaction. */
+export type Jobs = {
+  [K in QueueName]: {
+    insert(payload: Payloads[K], options?: InsertOptions): Promise<InsertedJobOf<K>>;
+    insertMany(items: InsertManyInput[K]): Promise<InsertedJobOf<K>[]>;
+  };
+};
+
+/** \`jobs(tx).sendInvoice.insert(payload)\`: inserts on \`db\`, inside its transaction if it is in one. */
+export function jobs(db: AnyDbClient): Jobs {
+  return {
+${queues
+  .map(
+    (q) =>
+      `    ${q.name}: {\n      insert: (payload, options) => insert${q.pascalName}(db, payload, options),\n      insertMany: (items) => insertMany${q.pascalName}(db, items),\n    },`,
+  )
+  .join("\n")}
+  };
+}
+
+/**
+ * Runs \`fn\` in a transaction on a client of \`pool\`: BEGIN, then COMMIT when \`fn\` resolves or
+ * ROLLBACK when it throws. Jobs inserted through \`jobs\` are committed or rolled back with your data.
+ */
+export function transaction<T>(pool: PgPool, fn: (client: PgPoolClient, jobs: Jobs) => Promise<T>): Promise<T> {
+  return runTransaction(pool, jobs, fn);
+}
+
+/** One handler per queue: a missing one, or one for an unknown queue, does not compile. */
+export type Handlers = { [K in QueueName]: Handler<Payloads[K], K> };
+
+export interface CreateWorkerOptions extends WorkerOptions {
+  /** A PostgreSQL connection string; or pass \`pool\`. */
+  connectionString?: string | undefined;
+  /** A pool you own; it stays open on stop(). */
+  pool?: PgPool | undefined;
+  handlers: Handlers;
+  /** Largest payload accepted, in bytes of JSON. Default 1 MiB. */
+  maxPayloadBytes?: number | undefined;
+}
+
+/**
+ * A Sidetrack instance that runs these queues with these handlers and the declaration's options:
+ * \`await createWorker({ connectionString, handlers }).start()\`.
+ */
+export function createWorker(options: CreateWorkerOptions): Sidetrack<Payloads> {
+  const { connectionString, pool, handlers, maxPayloadBytes, ...workerOptions } = options;
+  requireHandlers(queueNames, handlers);
+  const databaseOptions: DatabaseOptions = {};
+  if (pool) databaseOptions.pool = pool;
+  if (connectionString !== undefined) databaseOptions.connectionString = connectionString;
+  return new Sidetrack<Payloads>({
+    ...workerOptions,
+    ...(maxPayloadBytes === undefined ? {} : { maxPayloadBytes }),
+    databaseOptions,
+    schema,
+    queues: {
+${queues.map((q) => `      ${q.name}: { ...queues.${q.name}.options, handler: handlers.${q.name} },`).join("\n")}
+    },
+  });
+}
+`;
+}
+
+/** Bare payloads and `{ payload, options }` items look alike when the payload has a `payload` field. */
+export function itemsOnly(queue: ClientQueue): boolean {
+  return queue.payloadSchema.type === "object" && Object.hasOwn(queue.payloadSchema.properties, "payload");
+}
+
+function manyInputType(q: ClientQueue): string {
+  const payload = `Payloads[${JSON.stringify(q.name)}]`;
+  const items = `readonly InsertItem<${payload}>[]`;
+  return itemsOnly(q) ? items : `readonly ${payload}[] | ${items}`;
+}
+
+function renderQueueConstant(q: ClientQueue): string {
+  return [
+    `  ${q.name}: {`,
+    `    name: ${JSON.stringify(q.name)},`,
+    `    options: ${JSON.stringify(q.options)},`,
+    `    payload: ${JSON.stringify(q.payloadSchema)},`,
+    `    itemsOnly: ${itemsOnly(q)},`,
+    `  },`,
+  ].join("\n");
+}
+
+function renderInsertFunctions(q: ClientQueue): string {
+  const k = JSON.stringify(q.name);
+  const options = Object.keys(q.options).length > 0 ? ` Declared with ${JSON.stringify(q.options)}.` : "";
+  return `
+/**
+ * Inserts one ${q.name} job on \`db\` (a Prisma client or transaction client, a pg Client/PoolClient/Pool,
+ * or a DbClient), inside its transaction if it is in one.${options}
+ */
+export async function insert${q.pascalName}(db: AnyDbClient, payload: Payloads[${k}], options?: InsertOptions): Promise<InsertedJobOf<${k}>> {
+  const [job] = await insertGenerated<Payloads[${k}], ${k}>(db, schema, queues.${q.name}, [{ payload, options }]);
+  return job!;
+}
+
+/** Inserts many ${q.name} jobs in one statement; all are validated before anything is sent. */
+export function insertMany${q.pascalName}(db: AnyDbClient, items: InsertManyInput[${k}]): Promise<InsertedJobOf<${k}>[]> {
+  return insertGenerated<Payloads[${k}], ${k}>(db, schema, queues.${q.name}, toInsertItems(queues.${q.name}, items));
+}
+`;
+}
