@@ -22,28 +22,50 @@ export interface ParseResult {
 const RUNTIME_MODULE = "sidetrack";
 
 /**
+ * What the compiler sees for `import … from "sidetrack"` while reading a declaration. The
+ * generator recognises `defineQueues`/`queue` by syntax, so the real runtime's types are not
+ * needed; loading them would pull in pg's and Node's typings (@types/node alone is most of a
+ * cold run's time).
+ */
+const RUNTIME_STUB = `export interface QueueDefinition<Payload = unknown> { readonly options: unknown; readonly __payload?: Payload }
+export declare function queue<Payload>(options?: unknown): QueueDefinition<Payload>;
+export declare function defineQueues<const Q extends Record<string, QueueDefinition<any>>>(queues: Q): Q;
+`;
+
+/**
  * A ts-morph project for reading declarations. Uses the nearest tsconfig.json's compiler options
  * (for `paths` and strictness) without adding its files; --watch keeps one project and refreshes it.
+ * "sidetrack" resolves to RUNTIME_STUB and no global `types` are loaded, which keeps a cold run
+ * to the declaration, the files it imports and the standard library.
  */
 export function createDeclarationProject(declarationFile: string): Project {
-  const tsConfigFilePath = ts.findConfigFile(path.dirname(path.resolve(declarationFile)), (f) => fs.existsSync(f));
-  if (tsConfigFilePath) {
-    const project = new Project({ tsConfigFilePath, skipAddingFilesFromTsConfig: true, skipFileDependencyResolution: true });
-    // Strict null checks keep `string | null` a union; the rest of the user's settings stand.
-    project.compilerOptions.set({ strictNullChecks: true, noEmit: true });
-    return project;
-  }
-  return new Project({
-    compilerOptions: {
-      strict: true,
-      target: ts.ScriptTarget.ES2022,
-      module: ts.ModuleKind.NodeNext,
-      moduleResolution: ts.ModuleResolutionKind.NodeNext,
-      skipLibCheck: true,
-      noEmit: true,
-    },
-    skipFileDependencyResolution: true,
+  const stubPath = path.join(path.dirname(path.resolve(declarationFile)), "__sidetrack_runtime__.d.ts");
+  const resolutionHost = (host: ts.ModuleResolutionHost, getCompilerOptions: () => ts.CompilerOptions) => ({
+    resolveModuleNames: (moduleNames: string[], containingFile: string) =>
+      moduleNames.map((name) =>
+        name === RUNTIME_MODULE
+          ? { resolvedFileName: stubPath, extension: ts.Extension.Dts, isExternalLibraryImport: false }
+          : ts.resolveModuleName(name, containingFile, getCompilerOptions(), host).resolvedModule,
+      ),
   });
+  const tsConfigFilePath = ts.findConfigFile(path.dirname(path.resolve(declarationFile)), (f) => fs.existsSync(f));
+  const project = tsConfigFilePath
+    ? new Project({ tsConfigFilePath, skipAddingFilesFromTsConfig: true, skipFileDependencyResolution: true, resolutionHost })
+    : new Project({
+        compilerOptions: {
+          strict: true,
+          target: ts.ScriptTarget.ES2022,
+          module: ts.ModuleKind.NodeNext,
+          moduleResolution: ts.ModuleResolutionKind.NodeNext,
+          skipLibCheck: true,
+        },
+        skipFileDependencyResolution: true,
+        resolutionHost,
+      });
+  // Strict null checks keep `string | null` a union; the rest of the user's settings stand.
+  project.compilerOptions.set({ strictNullChecks: true, noEmit: true, types: [] });
+  project.createSourceFile(stubPath, RUNTIME_STUB, { overwrite: true });
+  return project;
 }
 
 export function parseDeclaration(declarationFile: string, project = createDeclarationProject(declarationFile)): ParseResult {
