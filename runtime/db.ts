@@ -58,3 +58,21 @@ export function toDbClient(db: AnyDbClient): DbClient {
     "unsupported database client: pass a Prisma client or transaction client, a pg Client/PoolClient/Pool, or usePg(…)/usePrisma(…)",
   );
 }
+
+/**
+ * Runs `fn` with a client checked out of `pool`. While checked out, a client whose connection
+ * drops emits "error" on itself, not on the pool: without a listener that kills the process.
+ * So we listen, and hand a broken client back as broken so the pool discards it.
+ */
+export async function withPoolClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  const onError = (error: Error) => (broken = error);
+  client.on("error", onError);
+  try {
+    return await fn(client);
+  } finally {
+    client.off("error", onError);
+    client.release(broken);
+  }
+}

@@ -83,6 +83,9 @@ export async function runTransaction<Jobs, T>(
 ): Promise<T> {
   const client = await pool.connect();
   let releaseError: Error | undefined;
+  // A dropped connection emits "error" on the checked-out client; unheard, it kills the process.
+  const onError = (error: Error) => (releaseError = error);
+  client.on("error", onError);
   try {
     await client.query("begin");
     try {
@@ -96,6 +99,7 @@ export async function runTransaction<Jobs, T>(
       throw error;
     }
   } finally {
+    client.off("error", onError);
     client.release(releaseError);
   }
 }

@@ -4,7 +4,7 @@ import { parseDuration, type Duration } from "./duration.js";
 import { SidetrackValidationError } from "./errors.js";
 import { jobsChannel } from "./identifiers.js";
 import { parseJob, type InsertedJob, type Job } from "./job.js";
-import { assertJsonPayload } from "./payload.js";
+import { assertJsonPayload, checkText } from "./payload.js";
 import type { QueueOptions } from "./queue-options.js";
 import { insertJobsSql } from "./sql/insertJobs.js";
 
@@ -40,6 +40,12 @@ export interface InsertLimits {
 }
 
 const MAX_INT = 2_147_483_647;
+/** Unique keys live in a btree index, whose entries must stay well under 2.7 kB. */
+const MAX_UNIQUE_KEY_BYTES = 1024;
+/** Dates PostgreSQL and JavaScript both represent, and delays that stay inside them. */
+const EARLIEST_RUN_AT = Date.UTC(1, 0, 1);
+const LATEST_RUN_AT = Date.UTC(9999, 11, 31);
+const MAX_DELAY_MS = 100 * 365 * 86_400_000;
 
 /**
  * Validates one insert and resolves its defaults. Throws SidetrackValidationError naming the
@@ -70,6 +76,9 @@ export function prepareInsert(
   if (runAt !== undefined && !(runAt instanceof Date && Number.isFinite(runAt.getTime()))) {
     fail(`options.${runAtOption}`, `must be a valid Date, got ${describe(runAt)}`);
   }
+  if (runAt !== undefined && (runAt.getTime() < EARLIEST_RUN_AT || runAt.getTime() > LATEST_RUN_AT)) {
+    fail(`options.${runAtOption}`, `must be between the years 1 and 9999, got ${runAt.toISOString()}`);
+  }
   if (runAt !== undefined && options.delay !== undefined) fail("options", `sets both ${runAtOption} and delay; use one`);
   let delayMs: number | null = null;
   if (options.delay !== undefined) {
@@ -79,6 +88,7 @@ export function prepareInsert(
     } catch (error) {
       fail("options.delay", (error as Error).message.replace(/^options\.delay /, ""));
     }
+    if (delayMs! > MAX_DELAY_MS) fail("options.delay", `must be at most 100 years, got ${delayMs}ms`);
   }
 
   const priority = options.priority ?? queueOptions.priority ?? PRIORITY_DEFAULT;
@@ -96,6 +106,11 @@ export function prepareInsert(
     uniqueKey = options.uniqueKey;
   } else if (queueOptions.uniqueBy && queueOptions.uniqueBy.length > 0) {
     uniqueKey = uniqueKeyFromPayload(queue, queueOptions.uniqueBy, payload);
+  }
+  if (uniqueKey !== null) {
+    checkText(uniqueKey, "options.uniqueKey", queue);
+    const keyBytes = Buffer.byteLength(uniqueKey, "utf8");
+    if (keyBytes > MAX_UNIQUE_KEY_BYTES) fail("options.uniqueKey", `is ${keyBytes} bytes, over the limit of ${MAX_UNIQUE_KEY_BYTES}`);
   }
 
   return {

@@ -1,4 +1,5 @@
 import pg from "pg";
+import { withPoolClient } from "./db.js";
 import { SidetrackMigrationError } from "./errors.js";
 import { DEFAULT_SCHEMA, quoteIdent, validateSchemaName } from "./identifiers.js";
 import { MIGRATIONS, migrationChecksum, renderMigration, type Migration } from "./migrations/index.js";
@@ -79,18 +80,13 @@ function lockName(schema: string): string {
 }
 
 async function withClient<T>(target: MigrationTarget, fn: (client: pg.ClientBase) => Promise<T>): Promise<T> {
-  if (target.pool) {
-    const client = await target.pool.connect();
-    try {
-      return await fn(client);
-    } finally {
-      client.release();
-    }
-  }
+  if (target.pool) return withPoolClient(target.pool, fn);
   if (!target.connectionString) {
     throw new SidetrackMigrationError("runMigrations needs a connectionString or a pool");
   }
   const client = new pg.Client({ connectionString: target.connectionString });
+  // A connection dropped between two queries must fail the migration, not crash the process.
+  client.on("error", () => undefined);
   await client.connect();
   try {
     return await fn(client);

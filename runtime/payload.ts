@@ -20,6 +20,8 @@ function walk(value: unknown, path: string, queue: string, seen: Set<object>): v
   };
   switch (typeof value) {
     case "string":
+      checkText(value, path, queue);
+      return;
     case "boolean":
       return;
     case "number":
@@ -48,8 +50,22 @@ function walk(value: unknown, path: string, queue: string, seen: Set<object>): v
     for (const [key, item] of Object.entries(object)) {
       // An undefined property is simply absent after JSON, as optional properties are.
       if (item === undefined) continue;
+      checkText(key, `${path} key ${JSON.stringify(key)}`, queue);
       walk(item, /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`, queue, seen);
     }
   }
   seen.delete(object);
+}
+
+/**
+ * PostgreSQL text and jsonb cannot hold NUL (\u0000) nor unpaired UTF-16 surrogates, which
+ * JavaScript strings can: refuse them here, by name, instead of a raw database error.
+ */
+export function checkText(text: string, path: string, queue: string): void {
+  if (text.includes("\u0000")) {
+    throw new SidetrackValidationError(`queue "${queue}": ${path} contains a NUL character (\\u0000), which PostgreSQL cannot store`, queue, path);
+  }
+  if (!text.isWellFormed()) {
+    throw new SidetrackValidationError(`queue "${queue}": ${path} contains an unpaired UTF-16 surrogate, which is not valid Unicode`, queue, path);
+  }
 }

@@ -6,6 +6,8 @@ import { jobJson } from "../job.js";
  * $1: JSON array of { i, queue, payload, priority, run_at, delay_ms, max_attempts, unique_key }.
  * $2: the notify channel.
  *
+ * jsonb_to_recordset reads a JSON null payload as SQL NULL; coalesce keeps it a JSON null.
+ *
  * Rows without a unique key take the plain path: a bare INSERT that returns only what the
  * database decided (id and times); the caller already holds everything else. Their ids ascend
  * with `i`, which is how the caller matches them back.
@@ -23,7 +25,7 @@ export function insertJobsSql(schema: string): string {
     delay_ms bigint, max_attempts integer, unique_key text)
 ), plain as (
   insert into ${jobs} (queue, payload, priority, run_at, max_attempts)
-  select queue, payload, priority,
+  select queue, coalesce(payload, 'null'::jsonb), priority,
          coalesce(run_at, now() + coalesce(delay_ms, 0) * interval '1 millisecond'), max_attempts
   from input where unique_key is null
   order by i
@@ -33,7 +35,7 @@ export function insertJobsSql(schema: string): string {
   order by queue, unique_key, i
 ), keyed as (
   insert into ${jobs} (queue, payload, priority, run_at, max_attempts, unique_key)
-  select queue, payload, priority,
+  select queue, coalesce(payload, 'null'::jsonb), priority,
          coalesce(run_at, now() + coalesce(delay_ms, 0) * interval '1 millisecond'),
          max_attempts, unique_key
   from first_of_key
