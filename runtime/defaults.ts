@@ -35,3 +35,19 @@ export const RETENTION_FAILED_DEFAULT_MS = 7 * 24 * 3_600_000;
 
 /** How often the pruner runs. */
 export const PRUNE_INTERVAL_DEFAULT_MS = 60_000;
+
+/**
+ * Cron: how often each worker's cron service reads the schedules table. It also wakes at the
+ * next due tick when that comes sooner, so a per-second schedule fires on time.
+ */
+export const CRON_TICK_INTERVAL_DEFAULT_MS = 1_000;
+
+/**
+ * Cron: a tick still unclaimed this long after its time counts as missed (no worker was
+ * running). Later than that it is skipped (or, with `runMissed`, only the most recent missed
+ * tick runs); within it every tick still fires once, so a short pause loses no tick.
+ */
+export const CRON_MISSED_AFTER_DEFAULT_MS = 60_000;
+
+/** Cron: the timezone a schedule is read in when none is given. */
+export const CRON_TIMEZONE_DEFAULT = "UTC";

@@ -23,3 +23,5 @@ export { insertGenerated, toInsertItems, runTransaction, requireHandlers } from 
 export type { GeneratedQueue, InsertItem, PgPool, PgPoolClient } from "./generated-support.js";
 export { queueStatus, knownQueues, queueHasJobs, retryJob, retryJobs, RETRYABLE_STATUSES, SidetrackUniqueConflictError } from "./admin.js";
 export type { QueueStatus, QueueStatusOptions, RetryableStatus, RetrySkip, RetryJobsOptions, RetryJobsResult, RetryJobResult } from "./admin.js";
+export { CronService, validateCron, normalizeCronExpression, nextCronTick, latestCronTick, cronTicks, planCronTick } from "./cron.js";
+export type { CronSchedule, ScheduleCronOptions, CronServiceConfig, TickPlan, ValidCron } from "./cron.js";

@@ -159,6 +159,9 @@ export class Sidetrack<Queues extends Record<string, unknown>> {
     if (filter.status !== undefined && !JOB_STATUSES.includes(filter.status)) {
       throw new SidetrackValidationError(`listJobs: unknown status ${JSON.stringify(filter.status)}; one of ${JOB_STATUSES.join(", ")}`);
     }
+    if (filter.afterId !== undefined && !/^\d{1,18}$/.test(String(filter.afterId))) {
+      throw new SidetrackValidationError(`listJobs: afterId must be a job id (digits), got ${JSON.stringify(filter.afterId)}`);
+    }
     const limit = filter.limit ?? 1000;
     if (!Number.isInteger(limit) || limit < 1) throw new SidetrackValidationError(`listJobs: limit must be a positive integer, got ${limit}`);
     const rows = await this.db().query<{ job: string }>(listJobsSql(this.schema), [
@@ -377,6 +380,9 @@ export class Sidetrack<Queues extends Record<string, unknown>> {
     const declared = this.#declaredCron();
     const client = await this.pool.connect();
     let broken: Error | undefined;
+    // A dropped connection emits "error" on the checked-out client; unheard, it kills the process.
+    const onError = (error: Error) => (broken = error);
+    client.on("error", onError);
     try {
       await client.query("begin");
       await client.query(cronRegisterLockSql, [this.schema]);
@@ -395,6 +401,7 @@ export class Sidetrack<Queues extends Record<string, unknown>> {
       await client.query("rollback").catch(() => undefined);
       throw error;
     } finally {
+      client.off("error", onError);
       client.release(broken);
     }
   }

@@ -1,6 +1,7 @@
 import type pg from "pg";
 import { retryDelayMs, type BackoffSettings } from "./backoff.js";
 import { Completer } from "./completer.js";
+import { CronService, type CronServiceConfig } from "./cron.js"; // cron
 import { Fetcher, type FreeSlots } from "./fetcher.js";
 import { cancelChannel, jobsChannel } from "./identifiers.js";
 import type { Job } from "./job.js";
@@ -37,6 +38,8 @@ export interface WorkerConfig {
   queues: Map<string, RunnableQueue>;
   logger: Logger;
   emit: <E extends keyof SidetrackEvents>(event: E, ...args: SidetrackEvents[E]) => void;
+  /** Fire cron schedules of these queues; no cron service when unset. */ // cron
+  cron?: Omit<CronServiceConfig, "pool" | "schema" | "onError">; // cron
 }
 
 interface RunningJob {
@@ -61,6 +64,7 @@ export class Worker {
   readonly #heartbeat: Periodic;
   readonly #rescuer: Periodic;
   readonly #pruner: Periodic | undefined;
+  readonly #cron: CronService | undefined; // cron
   #state: "idle" | "running" | "stopping" | "stopped" = "idle";
   #cutGrace: (() => void) | undefined;
 
@@ -113,6 +117,7 @@ export class Worker {
     this.#pruner = retention
       ? new Periodic(config.pruneIntervalMs, async () => void (await pruneJobs(pool, schema, retention)), onError("pruning old jobs"))
       : undefined;
+    this.#cron = config.cron ? new CronService({ pool, schema, ...config.cron, onError: onError("firing cron schedules") }) : undefined; // cron
   }
 
   get workerId(): string {
@@ -132,6 +137,7 @@ export class Worker {
     this.#heartbeat.start();
     this.#rescuer.start(true);
     this.#pruner?.start(true);
+    this.#cron?.start(); // cron
   }
 
   /**
@@ -153,6 +159,7 @@ export class Worker {
   #stopped: Promise<void> = Promise.resolve();
 
   async #stop(graceMs: number): Promise<void> {
+    await this.#cron?.stop(); // cron
     await this.#fetcher.stop();
     if (this.#running.size > 0) {
       const cut = new Promise<void>((resolve) => (this.#cutGrace = resolve));

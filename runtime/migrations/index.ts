@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { quoteIdent } from "../identifiers.js";
 import { sql as jobs } from "./0001_jobs.js";
+import { sql as cron } from "./0002_cron.js";
 
 export interface Migration {
   /** Applied in ascending order; never reused. */
@@ -11,7 +12,10 @@ export interface Migration {
 }
 
 /** Every migration this version of Sidetrack ships, oldest first. */
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: "jobs", template: jobs }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: "jobs", template: jobs },
+  { version: 2, name: "cron", template: cron },
+];
 
 /** The SQL of a migration for one schema: what `sidetrack migrate` runs and `generate` writes out. */
 export function renderMigration(migration: Migration, schema: string): string {

@@ -39,7 +39,9 @@ export function insertJobsSql(schema: string): string {
          coalesce(run_at, now() + coalesce(delay_ms, 0) * interval '1 millisecond'),
          max_attempts, unique_key
   from first_of_key
-  order by i
+  -- Key order, not input order: concurrent batches sharing keys then take the index's locks in
+  -- the same order and cannot deadlock. Keyed rows are matched back by key, so order is free.
+  order by queue, unique_key
   on conflict (queue, unique_key)
     where unique_key is not null and status in ('scheduled', 'running', 'retrying')
     do update set unique_key = excluded.unique_key
