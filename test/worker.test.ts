@@ -291,11 +291,12 @@ describe("shutdown", () => {
 describe("leases", () => {
   it("renews the lease of a long job so no other worker rescues it", async () => {
     await freshSchema();
+    // The handler outlives its lease several times over; only renewals keep the job ours.
     const worker = make({
-      leaseDuration: 300,
-      queues: { work: { handler: () => new Promise((r) => setTimeout(r, 1_200)) }, other: {} },
+      leaseDuration: 1_000,
+      queues: { work: { handler: () => new Promise((r) => setTimeout(r, 3_500)) }, other: {} },
     });
-    const rescuer = make({ leaseDuration: 300, rescueInterval: 50, queues: { work: {}, other: { handler: () => undefined } } });
+    const rescuer = make({ leaseDuration: 1_000, rescueInterval: 50, queues: { work: {}, other: { handler: () => undefined } } });
     let rescued = 0;
     rescuer.on("job:rescued", () => rescued++);
     await worker.start();
