@@ -57,6 +57,8 @@ function walk(value: unknown, path: string, queue: string, seen: Set<object>): v
   seen.delete(object);
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /**
  * PostgreSQL text and jsonb cannot hold NUL (\u0000) nor unpaired UTF-16 surrogates, which
  * JavaScript strings can: refuse them here, by name, instead of a raw database error.
@@ -65,7 +67,7 @@ export function checkText(text: string, path: string, queue: string): void {
   if (text.includes("\u0000")) {
     throw new SidetrackValidationError(`queue "${queue}": ${path} contains a NUL character (\\u0000), which PostgreSQL cannot store`, queue, path);
   }
-  if (!text.isWellFormed()) {
+  if (LONE_SURROGATE.test(text)) {
     throw new SidetrackValidationError(`queue "${queue}": ${path} contains an unpaired UTF-16 surrogate, which is not valid Unicode`, queue, path);
   }
 }

