@@ -1,10 +1,11 @@
-import { makeWorkerUtils, run, runMigrations, type WorkerUtils } from "graphile-worker";
+import { Logger, makeWorkerUtils, run, runMigrations, type WorkerUtils } from "graphile-worker";
 import pg from "pg";
 import type { Contender } from "../contender.js";
 import { count } from "./sidetrack.js";
 
 let utils: WorkerUtils | undefined;
-const silent = { logger: undefined as never };
+// graphile-worker logs every completed job by default; the others are silent, so is it here.
+const silent = new Logger(() => () => undefined);
 
 // graphile-worker's own recommendation for throughput: a local queue (batched fetch) and
 // batched completion (https://worker.graphile.org/docs/performance).
@@ -19,15 +20,15 @@ export const graphile: Contender = {
     await client.connect();
     await client.query("drop schema if exists graphile_worker cascade");
     await client.end();
-    await runMigrations({ connectionString: url });
+    await runMigrations({ connectionString: url, logger: silent });
   },
   async bulkInsert(url, n) {
-    const u = await makeWorkerUtils({ connectionString: url });
+    const u = await makeWorkerUtils({ connectionString: url, logger: silent });
     await u.addJobs(Array.from({ length: n }, (_, i) => ({ identifier: "bench", payload: { i } })));
     await u.release();
   },
   async openInserter(url) {
-    utils = await makeWorkerUtils({ connectionString: url });
+    utils = await makeWorkerUtils({ connectionString: url, logger: silent });
   },
   async insertOne(i) {
     await utils!.addJob("bench", { i });
@@ -36,7 +37,6 @@ export const graphile: Contender = {
     await utils?.release();
   },
   async startWorker(url, concurrency, onJob) {
-    void silent;
     const runner = await run({
       connectionString: url,
       concurrency,
@@ -44,7 +44,7 @@ export const graphile: Contender = {
       pollInterval: 1_000,
       taskList: { bench: async (payload) => onJob((payload as { i: number }).i) },
       preset: fast(concurrency),
-      logger: undefined,
+      logger: silent,
     });
     return async () => {
       await runner.stop();
