@@ -21,6 +21,7 @@ export interface CompleterOptions {
   pool: pg.Pool;
   schema: string;
   workerId: string;
+  preparedStatements: boolean;
   onCompleted: (job: Job) => void;
   onFailed: (job: Job, status: "retrying" | "failed", thrown: unknown) => void;
   onError: (error: unknown) => void;
@@ -89,7 +90,7 @@ export class Completer {
     try {
       if (completed.length > 0) {
         const { rows } = await this.options.pool.query<{ id: string }>({
-          name: `sidetrack_complete_${this.options.schema}`,
+          name: this.options.preparedStatements ? `sidetrack_complete_${this.options.schema}` : undefined,
           text: this.#completeSql,
           values: [completed.map((j) => j.id), this.options.workerId],
         });
@@ -106,7 +107,7 @@ export class Completer {
       if (failed.length > 0) {
         const input = JSON.stringify(failed.map((f) => ({ id: f.job.id, delay_ms: f.delayMs, error: f.error })));
         const { rows } = await this.options.pool.query<{ id: string; status: "retrying" | "failed" }>({
-          name: `sidetrack_fail_${this.options.schema}`,
+          name: this.options.preparedStatements ? `sidetrack_fail_${this.options.schema}` : undefined,
           text: this.#failSql,
           values: [input, this.options.workerId],
         });

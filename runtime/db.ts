@@ -7,12 +7,20 @@ import { SidetrackError } from "./errors.js";
  */
 export interface DbClient {
   readonly sidetrackDbClient: true;
-  query<Row = Record<string, unknown>>(text: string, values?: readonly unknown[]): Promise<Row[]>;
+  /**
+   * `name` marks a statement whose text never changes for that name: clients that can prepare
+   * statements (node-postgres) parse and plan it once per connection; others ignore it.
+   */
+  query<Row = Record<string, unknown>>(text: string, values?: readonly unknown[], name?: string): Promise<Row[]>;
 }
 
 /** What node-postgres' Client, PoolClient and Pool have in common. */
 export interface PgQueryable {
   query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
+}
+
+interface PgNamedQueryable {
+  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
 }
 
 /** What a Prisma client or interactive-transaction client offers for raw SQL. */
@@ -23,13 +31,24 @@ export interface PrismaQueryable {
 /** Anything a generated `insertX(db, …)` accepts. */
 export type AnyDbClient = DbClient | PgQueryable | PrismaQueryable;
 
+export interface UsePgOptions {
+  /**
+   * Use named prepared statements (parsed and planned once per connection). Default true; set
+   * false behind a pooler that does not keep sessions, such as PgBouncer in transaction mode.
+   */
+  preparedStatements?: boolean;
+}
+
 /** Adapts a node-postgres Client, PoolClient or Pool. Pass the client your transaction runs on. */
-export function usePg(client: PgQueryable | pg.Pool | pg.PoolClient | pg.Client): DbClient {
+export function usePg(client: PgQueryable | pg.Pool | pg.PoolClient | pg.Client, options: UsePgOptions = {}): DbClient {
   const queryable = client as PgQueryable;
+  const prepared = options.preparedStatements ?? true;
   return {
     sidetrackDbClient: true,
-    async query<Row>(text: string, values: readonly unknown[] = []) {
-      const result = await queryable.query(text, values as unknown[]);
+    async query<Row>(text: string, values: readonly unknown[] = [], name?: string) {
+      const result = name && prepared
+        ? await (client as PgNamedQueryable).query({ name, text, values: values as unknown[] })
+        : await queryable.query(text, values as unknown[]);
       return result.rows as Row[];
     },
   };

@@ -14,6 +14,7 @@ export interface FetcherOptions {
   pool: pg.Pool;
   schema: string;
   workerId: string;
+  preparedStatements: boolean;
   leaseMs: number;
   pollIntervalMs: number;
   /** Free capacity now, or undefined when every slot is taken. */
@@ -80,7 +81,7 @@ export class Fetcher {
       try {
         const { rows } = await this.options.pool.query<ClaimedRow>({
           // Named: parsed and planned once per connection, not on every claim.
-          name: `sidetrack_fetch_${this.options.schema}`,
+          name: this.options.preparedStatements ? `sidetrack_fetch_${this.options.schema}` : undefined,
           text: this.#sql,
           values: [
           free.queues,

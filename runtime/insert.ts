@@ -148,7 +148,7 @@ export function uniqueKeyFromPayload(queue: string, fields: readonly string[], p
  */
 export async function insertRows<P = unknown>(db: DbClient, schema: string, rows: InsertRow[]): Promise<InsertedJob<P>[]> {
   if (rows.length === 0) return [];
-  const result = await db.query<ResultRow>(insertJobsSql(schema), [statementInput(rows), jobsChannel(schema)]);
+  const result = await db.query<ResultRow>(insertJobsSql(schema), [statementInput(rows), jobsChannel(schema)], `sidetrack_insert_${schema}`);
 
   const byKey = new Map<string, { job: Job; inserted: boolean }>();
   const plain: ResultRow[] = [];

@@ -44,6 +44,11 @@ export interface SidetrackConfig<Queues extends Record<string, unknown>> extends
   queues: { [K in keyof Queues]: QueueOptions<Queues[K]> & { handler?: Handler<Queues[K], K & string> } };
   /** Largest payload accepted, in bytes of JSON. Default 1 MiB. */
   maxPayloadBytes?: number;
+  /**
+   * Named prepared statements on Sidetrack's own connections (inserts without a dbClient, and the
+   * worker). Default true; set false behind PgBouncer in transaction mode.
+   */
+  preparedStatements?: boolean;
 }
 
 export interface InsertJobOptions extends InsertOptions {
@@ -215,6 +220,7 @@ export class Sidetrack<Queues extends Record<string, unknown>> {
       leaseMs: options.leaseMs,
       rescueIntervalMs: options.rescueIntervalMs,
       pruneIntervalMs: options.pruneIntervalMs,
+      preparedStatements: this.config.preparedStatements ?? true,
       retention: options.retention,
       queues: options.queues,
       logger: options.logger,
@@ -482,7 +488,7 @@ export class Sidetrack<Queues extends Record<string, unknown>> {
   }
 
   protected db(client?: DbClient | AnyDbClient): DbClient {
-    return client ? toDbClient(client) : usePg(this.pool);
+    return client ? toDbClient(client) : usePg(this.pool, { preparedStatements: this.config.preparedStatements });
   }
 
   private limits() {

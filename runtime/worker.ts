@@ -34,6 +34,8 @@ export interface WorkerConfig {
   leaseMs: number;
   rescueIntervalMs: number;
   pruneIntervalMs: number;
+  /** Name the hot statements so each connection prepares them once (off behind PgBouncer). */
+  preparedStatements: boolean;
   retention: RetentionMs | false;
   queues: Map<string, RunnableQueue>;
   logger: Logger;
@@ -76,6 +78,7 @@ export class Worker {
       pool,
       schema,
       workerId,
+      preparedStatements: config.preparedStatements,
       onCompleted: (job) => config.emit("job:completed", job),
       onFailed: (job, status, thrown) => config.emit(status === "failed" ? "job:failed" : "job:retrying", job, thrown),
       onError: onError("writing job outcomes"),
@@ -84,6 +87,7 @@ export class Worker {
       pool,
       schema,
       workerId,
+      preparedStatements: config.preparedStatements,
       leaseMs: config.leaseMs,
       pollIntervalMs: config.pollIntervalMs,
       freeSlots: () => this.#freeSlots(),

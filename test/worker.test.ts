@@ -402,6 +402,17 @@ describe("test helpers", () => {
   });
 });
 
+describe("prepared statements", () => {
+  it("inserts and runs jobs with preparedStatements: false (PgBouncer in transaction mode)", async () => {
+    await freshSchema();
+    const worker = make({ preparedStatements: false, queues: { work: { handler: () => undefined }, other: {} } });
+    await worker.start();
+    const job = await worker.insertJob("work", { n: 1 });
+    await nextEvent(worker, "job:completed", (j) => j.id === job.id);
+    expect((await worker.getJob(job.id))?.status).toBe("completed");
+  });
+});
+
 describe("configuration", () => {
   it("names the field at fault", async () => {
     await freshSchema();
