@@ -5,7 +5,7 @@
 // See docs/cron.md.
 import { CronExpressionParser } from "cron-parser";
 import type pg from "pg";
-import { usePg } from "./db.js";
+import { inTransaction, usePg } from "./db.js";
 import { CRON_MISSED_AFTER_DEFAULT_MS, CRON_TICK_INTERVAL_DEFAULT_MS, CRON_TIMEZONE_DEFAULT } from "./defaults.js";
 import { SidetrackValidationError } from "./errors.js";
 import { insertRows, prepareInsert, type InsertLimits } from "./insert.js";
@@ -296,13 +296,7 @@ export class CronService {
   /** Claims `tick` and inserts its job, in one transaction. False when the tick was not ours to claim. */
   async #claim(row: DueRow, tick: string, plan: TickPlan): Promise<boolean> {
     const { pool, schema } = this.#config;
-    const client = await pool.connect();
-    let broken: Error | undefined;
-    // A dropped connection emits "error" on the checked-out client; unheard, it kills the process.
-    const onError = (error: Error) => (broken = error);
-    client.on("error", onError);
-    try {
-      await client.query("begin");
+    return inTransaction(pool, async (client) => {
       const claimed = await client.query<{ queue: string; payload: unknown }>(cronClaimTickSql(schema), [
         row.id,
         tick,
@@ -311,22 +305,12 @@ export class CronService {
         row.timezone,
       ]);
       const schedule = claimed.rows[0];
-      if (!schedule) {
-        await client.query("rollback");
-        return false;
-      }
+      // Not ours (another worker claimed it, or the schedule changed): the claim changed nothing.
+      if (!schedule) return false;
       if (plan.fire) await this.#insertTickJob(client, row, schedule, plan.fire);
       else this.#config.logger?.info(`cron ${row.queue} "${row.expression}": skipped missed ticks from ${tick}; next ${plan.next.toISOString()}`);
-      await client.query("commit");
       return true;
-    } catch (error) {
-      broken = error as Error;
-      await client.query("rollback").catch(() => undefined);
-      throw error;
-    } finally {
-      client.off("error", onError);
-      client.release(broken);
-    }
+    });
   }
 
   async #insertTickJob(client: pg.PoolClient, row: DueRow, schedule: { queue: string; payload: unknown }, fire: Date): Promise<void> {

@@ -79,19 +79,52 @@ export function toDbClient(db: AnyDbClient): DbClient {
 }
 
 /**
- * Runs `fn` with a client checked out of `pool`. While checked out, a client whose connection
- * drops emits "error" on itself, not on the pool: without a listener that kills the process.
- * So we listen, and hand a broken client back as broken so the pool discards it.
+ * Checks a client out of `pool`. While checked out, a client whose connection drops emits
+ * "error" on itself, not on the pool: without a listener that kills the process. So we listen,
+ * and hand a broken client back as broken so the pool discards it.
  */
-export async function withPoolClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+async function checkOut(pool: pg.Pool) {
   const client = await pool.connect();
   let broken: Error | undefined;
-  const onError = (error: Error) => (broken = error);
+  const onError = (error: Error) => void (broken ??= error);
   client.on("error", onError);
+  return {
+    client,
+    markBroken: onError,
+    release: () => {
+      client.off("error", onError);
+      client.release(broken);
+    },
+  };
+}
+
+/** Runs `fn` with a client checked out of `pool` (see checkOut), and gives it back. */
+export async function withPoolClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const { client, release } = await checkOut(pool);
   try {
     return await fn(client);
   } finally {
-    client.off("error", onError);
-    client.release(broken);
+    release();
+  }
+}
+
+/**
+ * BEGIN on a client of `pool`, run `fn`, COMMIT; ROLLBACK when `fn` throws (and rethrow). A
+ * client whose connection dropped or whose ROLLBACK failed is discarded, not reused.
+ */
+export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const { client, markBroken, release } = await checkOut(pool);
+  try {
+    await client.query("begin");
+    try {
+      const result = await fn(client);
+      await client.query("commit");
+      return result;
+    } catch (error) {
+      await client.query("rollback").catch(markBroken);
+      throw error;
+    }
+  } finally {
+    release();
   }
 }

@@ -1,7 +1,7 @@
 // What the client written by `sidetrack generate` calls at run time. Kept here, not inlined into every
 // generated file, so a fix reaches users on upgrade without regenerating.
 import type pg from "pg";
-import { toDbClient, type AnyDbClient, type DbClient } from "./db.js";
+import { inTransaction, toDbClient, type AnyDbClient, type DbClient } from "./db.js";
 import { SidetrackValidationError } from "./errors.js";
 import { insertRows, prepareInsert, type InsertOptions } from "./insert.js";
 import type { InsertedJob } from "./job.js";
@@ -81,27 +81,7 @@ export async function runTransaction<Jobs, T>(
   bind: (client: DbClient) => Jobs,
   fn: (client: PgPoolClient, jobs: Jobs) => Promise<T>,
 ): Promise<T> {
-  const client = await pool.connect();
-  let releaseError: Error | undefined;
-  // A dropped connection emits "error" on the checked-out client; unheard, it kills the process.
-  const onError = (error: Error) => (releaseError = error);
-  client.on("error", onError);
-  try {
-    await client.query("begin");
-    try {
-      const result = await fn(client, bind(toDbClient(client)));
-      await client.query("commit");
-      return result;
-    } catch (error) {
-      await client.query("rollback").catch((rollbackError: Error) => {
-        releaseError = rollbackError;
-      });
-      throw error;
-    }
-  } finally {
-    client.off("error", onError);
-    client.release(releaseError);
-  }
+  return inTransaction(pool, (client) => fn(client, bind(toDbClient(client))));
 }
 
 /** createWorker's guard for plain-JavaScript callers: every queue needs its handler. */

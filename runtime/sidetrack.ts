@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import pg from "pg";
-import { toDbClient, usePg, type AnyDbClient, type DbClient } from "./db.js";
+import { inTransaction, toDbClient, usePg, type AnyDbClient, type DbClient } from "./db.js";
 import { SidetrackValidationError } from "./errors.js";
 import { cancelChannel, DEFAULT_SCHEMA, validateQueueName, validateSchemaName } from "./identifiers.js";
 import { insertRows, prepareInsert, type InsertOptions } from "./insert.js";
@@ -384,13 +384,7 @@ export class Sidetrack<Queues extends Record<string, unknown>> {
   /** start(): makes the table match the declared schedules of this instance's queues, in one transaction. */
   async #registerDeclaredCron(): Promise<void> {
     const declared = this.#declaredCron();
-    const client = await this.pool.connect();
-    let broken: Error | undefined;
-    // A dropped connection emits "error" on the checked-out client; unheard, it kills the process.
-    const onError = (error: Error) => (broken = error);
-    client.on("error", onError);
-    try {
-      await client.query("begin");
+    await inTransaction(this.pool, async (client) => {
       await client.query(cronRegisterLockSql, [this.schema]);
       await client.query(cronPruneDeclaredSql(this.schema), [
         Object.keys(this.config.queues),
@@ -401,15 +395,7 @@ export class Sidetrack<Queues extends Record<string, unknown>> {
         const next = nextCronTick(d.expression, d.timezone, new Date());
         await client.query(cronRegisterDeclaredSql(this.schema), [d.queue, d.expression, d.timezone, JSON.stringify(d.payload), next.toISOString()]);
       }
-      await client.query("commit");
-    } catch (error) {
-      broken = error as Error;
-      await client.query("rollback").catch(() => undefined);
-      throw error;
-    } finally {
-      client.off("error", onError);
-      client.release(broken);
-    }
+    });
   }
 
   #knownQueueOptions(queue: string): QueueOptions<any> | undefined {
