@@ -18,8 +18,11 @@ export const LEASE_DURATION_DEFAULT_MS = 30_000;
 /** How often the fetcher polls when no NOTIFY arrives (future jobs, retries, lost notifications). */
 export const POLL_INTERVAL_DEFAULT_MS = 1_000;
 
-/** How often a worker looks for jobs whose lease expired. */
-export const RESCUE_INTERVAL_DEFAULT_MS = 5_000;
+/**
+ * How often a worker looks for jobs whose lease expired: an index scan of running jobs, cheap
+ * enough to run every second, so a crashed worker's job runs again within lease + ~1 s.
+ */
+export const RESCUE_INTERVAL_DEFAULT_MS = 1_000;
 
 /** Retry backoff: delay = min(cap, base * 2^(attempt-1)) * jitter, jitter uniform in [0.5, 1.0]. */
 export const BACKOFF_BASE_DEFAULT_MS = 1_000;

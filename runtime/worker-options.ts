@@ -38,7 +38,7 @@ export interface WorkerOptions {
   pollInterval?: Duration;
   /** A claimed job's lease; renewed while the handler runs. Default 30s. */
   leaseDuration?: Duration;
-  /** Look for jobs whose lease expired this often. Default 5s. */
+  /** Look for jobs whose lease expired this often. Default 1s. */
   rescueInterval?: Duration;
   /** On stop()/SIGTERM, how long running jobs may still finish. Default 10s. */
   shutdownGrace?: Duration;
