@@ -127,7 +127,7 @@ async function latency(c: Contender): Promise<{ p50: number; p95: number; p99: n
   // each contender gets at most LATENCY_BUDGET_MS, and the table says how many samples it took.
   const deadline = performance.now() + LATENCY_BUDGET_MS;
   // Warm-up: connections, prepared plans.
-  for (let i = -20; i < LATENCY_JOBS && performance.now() < deadline; i++) {
+  for (let i = -5; i < LATENCY_JOBS && performance.now() < deadline; i++) {
     const started = new Promise<void>((resolve) => waiting.set(i, resolve));
     const t0 = performance.now();
     await c.insertOne!(i);
@@ -189,7 +189,7 @@ function renderTable(rows: Result[], generator: GeneratorFigures): string {
       lines.push(`| ${r.contender} | failed: ${r.error.replaceAll("|", "/")} | | | | | | |`);
       continue;
     }
-    const l = r.latencyMs
+    const l = r.latencyMs && r.latencyMs.samples > 0
       ? `${r.latencyMs.p50} / ${r.latencyMs.p95} / ${r.latencyMs.p99}${r.latencyMs.samples < LATENCY_JOBS ? ` (${r.latencyMs.samples} samples in ${LATENCY_BUDGET_MS / 1000} s)` : ""}`
       : "—";
     lines.push(
