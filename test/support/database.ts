@@ -21,7 +21,20 @@ export function withDatabase(url: string, database: string): string {
   return parsed.toString();
 }
 
-/** Creates a database for the calling test file and drops it after the file's tests. */
+// Databases this test file created. The hook is registered when the file imports this module,
+// at the top level of the file: vitest ignores an afterAll registered later, inside beforeAll.
+const created: TestDatabase[] = [];
+afterAll(async () => {
+  for (const db of created.splice(0)) {
+    await db.pool.end();
+    const client = new pg.Client({ connectionString: adminUrl() });
+    await client.connect();
+    await client.query(`drop database if exists "${db.name}" with (force)`);
+    await client.end();
+  }
+});
+
+/** Creates a database for the calling test file; it is dropped after the file's tests. */
 export async function createTestDatabase(label = "t"): Promise<TestDatabase> {
   const name = `st_${label.replace(/[^a-z0-9_]/gi, "_").toLowerCase().slice(0, 30)}_${randomBytes(4).toString("hex")}`;
   const admin = new pg.Client({ connectionString: adminUrl() });
@@ -31,12 +44,7 @@ export async function createTestDatabase(label = "t"): Promise<TestDatabase> {
   const url = withDatabase(adminUrl(), name);
   const pool = new pg.Pool({ connectionString: url, max: 10 });
   pool.on("error", () => undefined);
-  afterAll(async () => {
-    await pool.end();
-    const client = new pg.Client({ connectionString: adminUrl() });
-    await client.connect();
-    await client.query(`drop database if exists "${name}" with (force)`);
-    await client.end();
-  });
-  return { url, name, pool };
+  const db = { url, name, pool };
+  created.push(db);
+  return db;
 }
