@@ -1,6 +1,7 @@
 import type pg from "pg";
-import { reconnectDelayMs } from "./backoff.js";
+import { reconnectDelayMs, retryDelayMs, type BackoffSettings } from "./backoff.js";
 import type { Job } from "./job.js";
+import { describeThrown } from "./logger.js";
 import { completeJobsSql } from "./sql/completeJobs.js";
 import { failJobsSql } from "./sql/failJobs.js";
 
@@ -10,11 +11,53 @@ export interface AttemptError {
   stack?: string;
 }
 
-interface Failure {
+/** A failed attempt as it is written: when to retry, and the error kept on the job. */
+export interface FailedAttempt {
   job: Job;
   delayMs: number;
   error: AttemptError;
+}
+
+interface Failure extends FailedAttempt {
   thrown: unknown;
+}
+
+/** The retry delay and error record of a job's failed attempt, whatever its handler threw. */
+export function failedAttempt(job: Job, thrown: unknown, backoff: BackoffSettings): FailedAttempt {
+  const { message, stack } = describeThrown(thrown);
+  return { job, delayMs: retryDelayMs(job.attempt, backoff), error: { attempt: job.attempt, message, stack } };
+}
+
+/** Where and as whom outcomes are written; `named` prepares the statements per connection. */
+export interface OutcomeTarget {
+  pool: pg.Pool;
+  schema: string;
+  workerId: string;
+  named: boolean;
+}
+
+/** Marks jobs completed (see completeJobsSql for the guard). Returns the ids that were completed. */
+export async function writeCompleted(target: OutcomeTarget, jobs: readonly Job[]): Promise<Set<string>> {
+  const { rows } = await target.pool.query<{ id: string }>({
+    name: target.named ? `sidetrack_complete_${target.schema}` : undefined,
+    text: completeJobsSql(target.schema),
+    values: [jobs.map((j) => j.id), target.workerId],
+  });
+  return new Set(rows.map((r) => r.id));
+}
+
+/** Records failed attempts (retrying or failed, see failJobsSql). Returns each written job's new status. */
+export async function writeFailed(
+  target: OutcomeTarget,
+  failures: readonly FailedAttempt[],
+): Promise<Map<string, "retrying" | "failed">> {
+  const input = JSON.stringify(failures.map((f) => ({ id: f.job.id, delay_ms: f.delayMs, error: f.error })));
+  const { rows } = await target.pool.query<{ id: string; status: "retrying" | "failed" }>({
+    name: target.named ? `sidetrack_fail_${target.schema}` : undefined,
+    text: failJobsSql(target.schema),
+    values: [input, target.workerId],
+  });
+  return new Map(rows.map((r) => [r.id, r.status]));
 }
 
 export interface CompleterOptions {
@@ -38,12 +81,10 @@ export class Completer {
   #failed: Failure[] = [];
   #flushing: Promise<void> | undefined;
   #failures = 0;
-  readonly #completeSql: string;
-  readonly #failSql: string;
+  readonly #target: OutcomeTarget;
 
   constructor(private readonly options: CompleterOptions) {
-    this.#completeSql = completeJobsSql(options.schema);
-    this.#failSql = failJobsSql(options.schema);
+    this.#target = { pool: options.pool, schema: options.schema, workerId: options.workerId, named: options.preparedStatements };
   }
 
   complete(job: Job): void {
@@ -51,8 +92,8 @@ export class Completer {
     this.#kick();
   }
 
-  fail(job: Job, delayMs: number, error: AttemptError, thrown: unknown): void {
-    this.#failed.push({ job, delayMs, error, thrown });
+  fail(attempt: FailedAttempt, thrown: unknown): void {
+    this.#failed.push({ ...attempt, thrown });
     this.#kick();
   }
 
@@ -89,12 +130,7 @@ export class Completer {
     const failed = this.#failed.splice(0);
     try {
       if (completed.length > 0) {
-        const { rows } = await this.options.pool.query<{ id: string }>({
-          name: this.options.preparedStatements ? `sidetrack_complete_${this.options.schema}` : undefined,
-          text: this.#completeSql,
-          values: [completed.map((j) => j.id), this.options.workerId],
-        });
-        const done = new Set(rows.map((r) => r.id));
+        const done = await writeCompleted(this.#target, completed);
         // Jobs missing from the result were cancelled or rescued meanwhile: nothing to report.
         for (const job of completed) if (done.has(job.id)) this.options.onCompleted(job);
       }
@@ -105,13 +141,7 @@ export class Completer {
     }
     try {
       if (failed.length > 0) {
-        const input = JSON.stringify(failed.map((f) => ({ id: f.job.id, delay_ms: f.delayMs, error: f.error })));
-        const { rows } = await this.options.pool.query<{ id: string; status: "retrying" | "failed" }>({
-          name: this.options.preparedStatements ? `sidetrack_fail_${this.options.schema}` : undefined,
-          text: this.#failSql,
-          values: [input, this.options.workerId],
-        });
-        const status = new Map(rows.map((r) => [r.id, r.status]));
+        const status = await writeFailed(this.#target, failed);
         for (const f of failed) {
           const s = status.get(f.job.id);
           if (s) this.options.onFailed(f.job, s, f.thrown);

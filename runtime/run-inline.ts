@@ -1,12 +1,9 @@
 // The test helpers runJob / runJobs: claim jobs and run their handlers in the calling process,
 // with no polling, writing each outcome at once with the same SQL and rules as the worker.
 import type pg from "pg";
-import { retryDelayMs } from "./backoff.js";
+import { failedAttempt, writeCompleted, writeFailed } from "./completer.js";
 import { parseClaimedJob, type ClaimedRow, type Job } from "./job.js";
-import { describeThrown } from "./logger.js";
 import { runHandler } from "./runner.js";
-import { completeJobsSql } from "./sql/completeJobs.js";
-import { failJobsSql } from "./sql/failJobs.js";
 import type { RunnableQueue } from "./worker.js";
 
 export interface InlineContext {
@@ -28,15 +25,10 @@ export async function runClaimed(ctx: InlineContext, claim: () => Promise<Claime
       throw new Error(`sidetrack: no handler for queue "${job.queue}" (job ${job.id})`);
     }
     const outcome = await runHandler(job, queue.handler, new AbortController(), queue.timeoutMs);
-    if (outcome.kind === "completed") {
-      await ctx.pool.query(completeJobsSql(ctx.schema), [[job.id], ctx.workerId]);
-    } else if (outcome.kind === "failed") {
-      const { message, stack } = describeThrown(outcome.thrown);
-      const input = JSON.stringify([
-        { id: job.id, delay_ms: retryDelayMs(job.attempt, queue.backoff), error: { attempt: job.attempt, message, stack } },
-      ]);
-      await ctx.pool.query(failJobsSql(ctx.schema), [input, ctx.workerId]);
-    }
+    // Written at once, one job at a time, through the same statements as the worker's batches.
+    const target = { pool: ctx.pool, schema: ctx.schema, workerId: ctx.workerId, named: false };
+    if (outcome.kind === "completed") await writeCompleted(target, [job]);
+    else if (outcome.kind === "failed") await writeFailed(target, [failedAttempt(job, outcome.thrown, queue.backoff)]);
     ran.push(job);
   }
   return ran;

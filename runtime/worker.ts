@@ -1,11 +1,10 @@
 import type pg from "pg";
-import { retryDelayMs, type BackoffSettings } from "./backoff.js";
-import { Completer } from "./completer.js";
+import type { BackoffSettings } from "./backoff.js";
+import { Completer, failedAttempt } from "./completer.js";
 import { CronService, type CronServiceConfig } from "./cron.js"; // cron
 import { Fetcher, type FreeSlots } from "./fetcher.js";
 import { cancelChannel, jobsChannel } from "./identifiers.js";
 import type { Job } from "./job.js";
-import { describeThrown } from "./logger.js";
 import { Notifier } from "./notifier.js";
 import { Periodic } from "./periodic.js";
 import { pruneJobs, type RetentionMs } from "./pruner.js";
@@ -214,8 +213,7 @@ export class Worker {
     if (outcome.kind === "completed") {
       this.#completer.complete(job);
     } else if (outcome.kind === "failed") {
-      const { message, stack } = describeThrown(outcome.thrown);
-      this.#completer.fail(job, retryDelayMs(job.attempt, queue.backoff), { attempt: job.attempt, message, stack }, outcome.thrown);
+      this.#completer.fail(failedAttempt(job, outcome.thrown, queue.backoff), outcome.thrown);
     } else if (outcome.reason === "cancelled") {
       this.#config.emit("job:cancelled", job);
     } else if (outcome.reason === "lease-lost") {
