@@ -16,7 +16,7 @@ interface GenerateArgs {
  */
 export const generateCommand: CommandModule<object, GenerateArgs> = {
   command: "generate",
-  describe: "generate the typed client and migration SQL from sidetrack.queues.ts",
+  describe: "Generate the typed client and migration SQL from sidetrack.queues.ts",
   builder: (yargs: Argv) =>
     yargs
       .option("queues", { type: "string", describe: "the queue declaration (default: ./sidetrack.queues.ts)" })
