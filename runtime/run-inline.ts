@@ -24,7 +24,7 @@ export async function runClaimed(ctx: InlineContext, claim: () => Promise<Claime
     if (!queue) {
       throw new Error(`sidetrack: no handler for queue "${job.queue}" (job ${job.id})`);
     }
-    const outcome = await runHandler(job, queue.handler, new AbortController(), queue.timeoutMs);
+    const outcome = await runHandler(job, queue.handler, queue.timeoutMs);
     // Written at once, one job at a time, through the same statements as the worker's batches.
     const target = { pool: ctx.pool, schema: ctx.schema, workerId: ctx.workerId, named: false };
     if (outcome.kind === "completed") await writeCompleted(target, [job]);

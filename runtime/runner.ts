@@ -1,5 +1,5 @@
 import type { Job } from "./job.js";
-import type { Handler } from "./worker-options.js";
+import type { Handler, JobContext } from "./worker-options.js";
 
 /** Why a running job's signal was aborted. */
 export type AbortReason = "timeout" | "cancelled" | "lease-lost" | "shutdown";
@@ -20,43 +20,96 @@ export class JobAbortedError extends Error {
   }
 }
 
+const COMPLETED: Outcome = Object.freeze({ kind: "completed" });
+
 /**
- * Runs one handler. The outcome is settled by whichever comes first: the handler settling, or
- * its signal aborting (timeout, cancel, lost lease, shutdown). A handler that ignores its
+ * One run of a handler. Its outcome (`done`) is settled by whichever comes first: the handler
+ * settling, or an abort (timeout, cancel, lost lease, shutdown). A handler that ignores its
  * signal keeps running in the background, but its slot is freed and its result ignored.
+ *
+ * The AbortController behind `signal` is made only when the handler reads `signal`: most
+ * handlers never do, and creating one per job was the largest single cost of running a job
+ * (bench/README.md). An abort before that point yields an already-aborted signal.
  */
-export async function runHandler(
-  job: Job,
-  handler: Handler<any>,
-  controller: AbortController,
-  timeoutMs: number | undefined,
-): Promise<Outcome> {
-  let timer: NodeJS.Timeout | undefined;
-  if (timeoutMs !== undefined) {
-    timer = setTimeout(
-      () => controller.abort(new JobAbortedError("timeout")),
-      timeoutMs,
-    );
+export class JobRun {
+  readonly done: Promise<Outcome>;
+  #settle!: (outcome: Outcome) => void;
+  #settled = false;
+  #abortedBy: JobAbortedError | undefined;
+  #controller: AbortController | undefined;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly job: Job,
+    readonly handler: Handler<any>,
+    readonly timeoutMs: number | undefined,
+  ) {
+    this.done = new Promise<Outcome>((resolve) => (this.#settle = resolve));
   }
-  const aborted = new Promise<"aborted">((resolve) => {
-    if (controller.signal.aborted) resolve("aborted");
-    controller.signal.addEventListener("abort", () => resolve("aborted"), { once: true });
-  });
-  const handled = Promise.resolve()
-    .then(() => handler(job, { signal: controller.signal }))
-    .then(
-      () => ({ kind: "completed" }) as const,
-      (thrown: unknown) => ({ kind: "failed", thrown }) as const,
-    );
-  try {
-    const first = await Promise.race([handled, aborted]);
-    if (first !== "aborted" && !controller.signal.aborted) return first;
-    const reason = (controller.signal.reason as JobAbortedError | undefined)?.reason ?? "cancelled";
-    if (reason === "timeout") {
-      return { kind: "failed", thrown: new JobTimeoutError(`job timed out after ${timeoutMs}ms (queue "${job.queue}" timeout)`) };
+
+  /** Calls the handler (synchronously: the caller registers the run first). */
+  start(): Promise<Outcome> {
+    if (this.timeoutMs !== undefined) this.#timer = setTimeout(() => this.abort("timeout"), this.timeoutMs);
+    const run = this;
+    const context: JobContext = {
+      get signal() {
+        return run.#signal();
+      },
+    };
+    let result: unknown;
+    try {
+      result = this.handler(this.job, context);
+    } catch (thrown) {
+      this.#finish({ kind: "failed", thrown });
+      return this.done;
     }
-    return { kind: "aborted", reason };
-  } finally {
-    clearTimeout(timer);
+    if (isThenable(result)) {
+      Promise.resolve(result).then(
+        () => this.#finish(COMPLETED),
+        (thrown: unknown) => this.#finish({ kind: "failed", thrown }),
+      );
+    } else {
+      this.#finish(COMPLETED);
+    }
+    return this.done;
   }
+
+  get aborted(): boolean {
+    return this.#abortedBy !== undefined;
+  }
+
+  abort(reason: AbortReason): void {
+    if (this.#abortedBy || this.#settled) return;
+    this.#abortedBy = new JobAbortedError(reason);
+    this.#controller?.abort(this.#abortedBy);
+    this.#finish(
+      reason === "timeout"
+        ? { kind: "failed", thrown: new JobTimeoutError(`job timed out after ${this.timeoutMs}ms (queue "${this.job.queue}" timeout)`) }
+        : { kind: "aborted", reason },
+    );
+  }
+
+  #signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#abortedBy) this.#controller.abort(this.#abortedBy);
+    }
+    return this.#controller.signal;
+  }
+
+  #finish(outcome: Outcome): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    clearTimeout(this.#timer);
+    this.#settle(outcome);
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === "function";
+}
+
+/** Runs one handler to its outcome (runJob / runJobs, which have no one to abort them). */
+export function runHandler(job: Job, handler: Handler<any>, timeoutMs: number | undefined): Promise<Outcome> {
+  return new JobRun(job, handler, timeoutMs).start();
 }

@@ -9,7 +9,7 @@ import { Notifier } from "./notifier.js";
 import { Periodic } from "./periodic.js";
 import { pruneJobs, type RetentionMs } from "./pruner.js";
 import { rescueExpiredLeases } from "./rescuer.js";
-import { runHandler, JobAbortedError, type AbortReason, type Outcome } from "./runner.js";
+import { JobRun, type AbortReason, type Outcome } from "./runner.js";
 import { renewLeasesSql } from "./sql/renewLeases.js";
 import { returnJobsSql } from "./sql/returnJobs.js";
 import type { Handler, Logger, SidetrackEvents } from "./worker-options.js";
@@ -43,12 +43,6 @@ export interface WorkerConfig {
   cron?: Omit<CronServiceConfig, "pool" | "schema" | "onError">; // cron
 }
 
-interface RunningJob {
-  job: Job;
-  controller: AbortController;
-  done: Promise<Outcome>;
-}
-
 /**
  * One worker process's engine: the fetcher claims jobs into free slots, each runs its handler,
  * the completer writes outcomes in batches, the heartbeat renews leases, the rescuer returns
@@ -57,7 +51,7 @@ interface RunningJob {
  */
 export class Worker {
   readonly #config: WorkerConfig;
-  readonly #running = new Map<string, RunningJob>();
+  readonly #running = new Map<string, JobRun>();
   readonly #runningPerQueue = new Map<string, number>();
   readonly #fetcher: Fetcher;
   readonly #completer: Completer;
@@ -199,12 +193,11 @@ export class Worker {
   #start(job: Job): void {
     const queue = this.#config.queues.get(job.queue);
     if (!queue) return; // cannot happen: the fetch only names our queues
-    const controller = new AbortController();
-    const done = runHandler(job, queue.handler, controller, queue.timeoutMs);
-    this.#running.set(job.id, { job, controller, done });
+    const run = new JobRun(job, queue.handler, queue.timeoutMs);
+    this.#running.set(job.id, run);
     this.#runningPerQueue.set(job.queue, (this.#runningPerQueue.get(job.queue) ?? 0) + 1);
     this.#config.emit("job:started", job);
-    void done.then((outcome) => this.#finish(job, queue, outcome));
+    void run.start().then((outcome) => this.#finish(job, queue, outcome));
   }
 
   #finish(job: Job, queue: RunnableQueue, outcome: Outcome): void {
@@ -223,8 +216,7 @@ export class Worker {
   }
 
   #abort(id: string, reason: AbortReason): void {
-    const running = this.#running.get(id);
-    if (running && !running.controller.signal.aborted) running.controller.abort(new JobAbortedError(reason));
+    this.#running.get(id)?.abort(reason);
   }
 
   async #renewLeases(): Promise<void> {
