@@ -1,6 +1,10 @@
 // What every queue in the benchmark implements, so each measurement runs the same way for all.
 export interface Contender {
   name: string;
+  /** This contender's own burn-down concurrency per process, instead of the run's (a variant row). */
+  concurrency?: number;
+  /** Only the burn-down is measured (variant rows, the floors). */
+  burnDownOnly?: boolean;
   /** Drops and recreates the contender's tables (or flushes Redis). */
   reset(url: string): Promise<void>;
   /** Inserts `n` no-op jobs in as few calls as the library allows. */

@@ -2,9 +2,10 @@
 // machine, the same PostgreSQL, in one run. Prints a markdown table with ratios and writes
 // bench/results/latest.json. See bench/README.md for what each row means.
 import { spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
 import pg from "pg";
 import { startEmbeddedPostgres } from "../scripts/embedded-postgres.js";
 import type { Contender } from "./contender.js";
@@ -18,6 +19,8 @@ const BURN_JOBS = quick ? 20_000 : 200_000;
 const LATENCY_JOBS = quick ? 200 : 2_000;
 const WORKERS = 4;
 const CONCURRENCY = 50;
+// Extra node flags for the burn-down workers, e.g. BENCH_WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+const WORKER_NODE_ARGS = (process.env.BENCH_WORKER_NODE_ARGS ?? "").split(" ").filter(Boolean);
 const LATENCY_BUDGET_MS = quick ? 10_000 : 30_000;
 
 interface Result {
@@ -25,6 +28,8 @@ interface Result {
   bulkInsertJobsPerSec?: number;
   burnDownJobsPerSec?: number;
   peakWorkerRssMb?: number;
+  /** CPU time per job during the burn-down: worker processes, and the PostgreSQL server when it runs on this machine. */
+  cpuUsPerJob?: { workers: number; postgres?: number };
   latencyMs?: { p50: number; p95: number; p99: number; samples: number };
   error?: string;
 }
@@ -33,7 +38,8 @@ const embedded = process.env.DATABASE_URL ? undefined : await startEmbeddedPostg
 const url = process.env.DATABASE_URL ?? embedded!.url;
 const results: Result[] = [];
 try {
-  const names = Object.keys(contenders).filter((n) => !only || only.includes(n));
+  // `--only=sidetrack,floor` also takes the variant rows ("sidetrack (concurrency 500)", both floors).
+  const names = Object.keys(contenders).filter((n) => !only || only.some((o) => n === o || n.startsWith(`${o} `)));
   const haveRedis = await redisAnswers();
   for (const name of names) {
     if (name.startsWith("bullmq") && !haveRedis) {
@@ -65,31 +71,50 @@ async function measure(c: Contender): Promise<Result> {
   const result: Result = { contender: c.name };
   await c.reset(url);
   await vacuum();
-  let t = performance.now();
+  const t = performance.now();
   await c.bulkInsert(url, BURN_JOBS);
-  if (c.name !== "floor (bare SQL)") result.bulkInsertJobsPerSec = Math.round(BURN_JOBS / ((performance.now() - t) / 1000));
+  if (!c.burnDownOnly) result.bulkInsertJobsPerSec = Math.round(BURN_JOBS / ((performance.now() - t) / 1000));
   console.error(`   bulk insert: ${result.bulkInsertJobsPerSec ?? "n/a"} jobs/s`);
   await vacuum();
 
   const burn = await burnDown(c);
   result.burnDownJobsPerSec = burn.jobsPerSec;
   result.peakWorkerRssMb = burn.peakRssMb;
-  console.error(`   burn-down: ${burn.jobsPerSec} jobs/s, peak worker RSS ${burn.peakRssMb} MB`);
+  result.cpuUsPerJob = burn.cpuUsPerJob;
+  console.error(`   burn-down: ${burn.jobsPerSec} jobs/s, peak worker RSS ${burn.peakRssMb} MB, CPU per job ${JSON.stringify(burn.cpuUsPerJob)} µs`);
 
-  if (c.insertOne) {
+  if (c.insertOne && !c.burnDownOnly) {
     await c.reset(url);
     result.latencyMs = await latency(c);
     console.error(`   latency: ${JSON.stringify(result.latencyMs)}`);
   }
-  void t;
-  t = 0;
   return result;
 }
 
-async function burnDown(c: Contender): Promise<{ jobsPerSec: number; peakRssMb: number }> {
-  const script = fileURLToPath(new URL("./worker.ts", import.meta.url));
+/**
+ * The burn-down workers run as one bundled JavaScript file under plain node, like a deployed
+ * worker: under tsx every worker process would carry the TypeScript loader (about 50 MB of RSS
+ * and a second of start-up CPU) in the figures of every queue. Packages stay external.
+ */
+async function bundleWorker(): Promise<string> {
+  const outfile = fileURLToPath(new URL("./.build/worker.mjs", import.meta.url));
+  await build({
+    entryPoints: [fileURLToPath(new URL("./worker.ts", import.meta.url))],
+    outfile,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    packages: "external",
+    logLevel: "warning",
+  });
+  return outfile;
+}
+
+async function burnDown(c: Contender): Promise<{ jobsPerSec: number; peakRssMb: number; cpuUsPerJob: { workers: number; postgres?: number } }> {
+  const pgCpuBefore = postgresCpuMs();
+  const script = await bundleWorker();
   const children = Array.from({ length: WORKERS }, () => {
-    const child = spawn(process.execPath, ["--import", "tsx", script, c.name, url, String(CONCURRENCY)], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, [...WORKER_NODE_ARGS, script, c.name, url, String(c.concurrency ?? CONCURRENCY)], { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     child.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
     const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
@@ -114,8 +139,45 @@ async function burnDown(c: Contender): Promise<{ jobsPerSec: number; peakRssMb: 
   await Promise.all(children.map((ch) => ch.exited));
   const firsts = children.map((ch) => /first (\d+)/.exec(ch.out())?.[1]).filter(Boolean).map(Number);
   const rss = children.map((ch) => Number(/rss (\d+)/.exec(ch.out())?.[1] ?? 0));
+  const workerCpuMs = children.reduce((sum, ch) => sum + Number(/cpu (\d+)/.exec(ch.out())?.[1] ?? 0), 0);
+  const pgCpuAfter = postgresCpuMs();
   const start = Math.min(...firsts);
-  return { jobsPerSec: Math.round(BURN_JOBS / ((end - start) / 1000)), peakRssMb: Math.round(Math.max(...rss) / 1024 / 1024) };
+  const perJob = (ms: number) => Math.round((ms * 1000) / BURN_JOBS);
+  return {
+    jobsPerSec: Math.round(BURN_JOBS / ((end - start) / 1000)),
+    peakRssMb: Math.round(Math.max(...rss) / 1024 / 1024),
+    cpuUsPerJob: { workers: perJob(workerCpuMs), postgres: pgCpuBefore !== undefined && pgCpuAfter !== undefined ? perJob(pgCpuAfter - pgCpuBefore) : undefined },
+  };
+}
+
+/**
+ * CPU time used so far by the PostgreSQL server's processes, when the server runs on this
+ * machine (Linux /proc). Backends that exited are included through the postmaster's
+ * children's times. Undefined elsewhere (remote server, other systems).
+ */
+function postgresCpuMs(): number | undefined {
+  try {
+    const ticksPerMs = 100 / 1000; // USER_HZ is 100 on Linux
+    let ticks = 0;
+    let found = false;
+    for (const pid of readdirSync("/proc")) {
+      if (!/^\d+$/.test(pid)) continue;
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      } catch {
+        continue; // exited meanwhile
+      }
+      const close = stat.lastIndexOf(")");
+      if (stat.slice(stat.indexOf("(") + 1, close) !== "postgres") continue;
+      const f = stat.slice(close + 2).split(" "); // f[0] is field 3 (state)
+      ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]); // utime stime cutime cstime
+      found = true;
+    }
+    return found ? ticks / ticksPerMs : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function latency(c: Contender): Promise<{ p50: number; p95: number; p99: number; samples: number }> {
@@ -176,24 +238,26 @@ async function measureGenerator(): Promise<GeneratorFigures> {
 function renderTable(rows: Result[], generator: GeneratorFigures): string {
   const by = (name: string) => rows.find((r) => r.contender === name);
   const gw = by("graphile-worker");
-  const fl = by("floor (bare SQL)");
+  // Ratios are taken to the physical limit: the floor with graphile-worker's lock-ahead.
+  const fl = by("floor (bare SQL, batch 500)");
   const ratio = (a?: number, b?: number) => (a && b ? `${(a / b).toFixed(2)}x` : "—");
   const lines = [
     `Burn-down: ${BURN_JOBS.toLocaleString("en")} no-op jobs, ${WORKERS} worker processes x concurrency ${CONCURRENCY}. Latency: ${LATENCY_JOBS} jobs inserted one by one, insert call to handler start. Machine: ${machine()}.`,
     "",
-    "| queue | burn-down jobs/s | vs graphile-worker | vs floor | bulk insert jobs/s | vs graphile-worker | latency p50 / p95 / p99 ms | peak worker RSS MB |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
+    "| queue | burn-down jobs/s | vs graphile-worker | vs floor | CPU µs per job: workers / PostgreSQL | bulk insert jobs/s | vs graphile-worker | latency p50 / p95 / p99 ms | peak worker RSS MB |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
   ];
   for (const r of rows) {
     if (r.error) {
-      lines.push(`| ${r.contender} | failed: ${r.error.replaceAll("|", "/")} | | | | | | |`);
+      lines.push(`| ${r.contender} | failed: ${r.error.replaceAll("|", "/")} | | | | | | | |`);
       continue;
     }
     const l = r.latencyMs && r.latencyMs.samples > 0
       ? `${r.latencyMs.p50} / ${r.latencyMs.p95} / ${r.latencyMs.p99}${r.latencyMs.samples < LATENCY_JOBS ? ` (${r.latencyMs.samples} samples in ${LATENCY_BUDGET_MS / 1000} s)` : ""}`
       : "—";
+    const cpu = r.cpuUsPerJob ? `${r.cpuUsPerJob.workers} / ${r.cpuUsPerJob.postgres ?? "—"}` : "—";
     lines.push(
-      `| ${r.contender} | ${r.burnDownJobsPerSec} | ${ratio(r.burnDownJobsPerSec, gw?.burnDownJobsPerSec)} | ${ratio(r.burnDownJobsPerSec, fl?.burnDownJobsPerSec)} | ${r.bulkInsertJobsPerSec ?? "—"} | ${ratio(r.bulkInsertJobsPerSec, gw?.bulkInsertJobsPerSec)} | ${l} | ${r.peakWorkerRssMb} |`,
+      `| ${r.contender} | ${r.burnDownJobsPerSec} | ${ratio(r.burnDownJobsPerSec, gw?.burnDownJobsPerSec)} | ${ratio(r.burnDownJobsPerSec, fl?.burnDownJobsPerSec)} | ${cpu} | ${r.bulkInsertJobsPerSec ?? "—"} | ${ratio(r.bulkInsertJobsPerSec, gw?.bulkInsertJobsPerSec)} | ${l} | ${r.peakWorkerRssMb} |`,
     );
   }
   lines.push("", generator.note ? `Generator: ${generator.note}` : `Generator (50 queues): cold \`sidetrack generate\` ${generator.coldMs} ms; \`--watch\` regeneration ${generator.watchRegenerateMs} ms.`);

@@ -1,15 +1,19 @@
-// One burn-down worker process: `tsx bench/worker.ts <contender> <url> <concurrency>`.
-// Prints `first <epoch ms>` when its first job starts; on SIGTERM stops and prints `rss <bytes>`.
+// One burn-down worker process, bundled by run.ts and run under plain node:
+// `node bench/.build/worker.mjs <contender> <url> <concurrency>`.
+// Prints `first <epoch ms>` when its first job starts; on SIGTERM stops and prints `rss <bytes>`
+// and `cpu <ms>` (user + system CPU time of the process from its first job on, so start-up is left out).
 import { contenders } from "./contenders/index.js";
 
 const [name, url, concurrency] = process.argv.slice(2);
 const contender = contenders[name!]!;
 let first = 0;
+let cpuAtFirst: NodeJS.CpuUsage | undefined;
 let peakRss = process.memoryUsage().rss;
 const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
 const stop = await contender.startWorker(url!, Number(concurrency), () => {
   if (first === 0) {
     first = Date.now();
+    cpuAtFirst = process.cpuUsage();
     console.log(`first ${first}`);
   }
 });
@@ -20,6 +24,8 @@ process.on("SIGTERM", () => {
     // maxRSS (KiB) also catches peaks between samples.
     peakRss = Math.max(peakRss, process.resourceUsage().maxRSS * 1024);
     console.log(`rss ${peakRss}`);
+    const cpu = process.cpuUsage(cpuAtFirst);
+    console.log(`cpu ${Math.round((cpu.user + cpu.system) / 1000)}`);
     process.exit(0);
   });
 });

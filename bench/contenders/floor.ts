@@ -2,52 +2,59 @@ import pg from "pg";
 import type { Contender } from "../contender.js";
 import { count } from "./sidetrack.js";
 
-// The physical limit: no library, just a batched claim with SKIP LOCKED and a batched
-// completion against a minimal table, as fast as this PostgreSQL on this machine goes.
-const BATCH = 100;
-
-export const floor: Contender = {
-  name: "floor (bare SQL)",
-  async reset(url) {
-    const client = new pg.Client(url);
-    await client.connect();
-    await client.query(`drop schema if exists floor cascade; create schema floor;
-      create table floor.jobs (id bigint generated always as identity primary key, status smallint not null default 0, payload jsonb not null);
-      create index on floor.jobs (id) where status = 0;`);
-    await client.end();
-  },
-  async bulkInsert(url, n) {
-    const client = new pg.Client(url);
-    await client.connect();
-    await client.query("insert into floor.jobs (payload) select jsonb_build_object('i', g) from generate_series(0, $1::int - 1) g", [n]);
-    await client.end();
-  },
-  async startWorker(url, concurrency, onJob) {
-    const pool = new pg.Pool({ connectionString: url, max: 2 });
-    let running = true;
-    const loop = async () => {
-      while (running) {
-        const { rows } = await pool.query<{ id: string; payload: { i: number } }>(
-          `update floor.jobs set status = 1 where id in (select id from floor.jobs where status = 0 order by id limit $1 for update skip locked) returning id, payload`,
-          [Math.min(BATCH, concurrency)],
-        );
-        if (rows.length === 0) {
-          await new Promise((r) => setTimeout(r, 20));
-          continue;
+/**
+ * The physical limit: no library, just a batched claim with SKIP LOCKED and a batched
+ * completion against a minimal table (two columns, two indexes), two loops per process so one
+ * claims while the other completes. `batch` is how many jobs one claim takes:
+ * - 500, as many as graphile-worker's local queue holds: the floor the ratios are taken to;
+ * - "slots": the worker's concurrency (50), the most a Sidetrack claim may take under DESIGN §3
+ *   ("a batched claim of up to the free slots"), to show what that rule alone costs.
+ */
+export function floor(name: string, batch: number | "slots"): Contender {
+  return {
+    name,
+    burnDownOnly: true,
+    async reset(url) {
+      const client = new pg.Client(url);
+      await client.connect();
+      await client.query(`drop schema if exists floor cascade; create schema floor;
+        create table floor.jobs (id bigint generated always as identity primary key, status smallint not null default 0, payload jsonb not null);
+        create index on floor.jobs (id) where status = 0;`);
+      await client.end();
+    },
+    async bulkInsert(url, n) {
+      const client = new pg.Client(url);
+      await client.connect();
+      await client.query("insert into floor.jobs (payload) select jsonb_build_object('i', g) from generate_series(0, $1::int - 1) g", [n]);
+      await client.end();
+    },
+    async startWorker(url, concurrency, onJob) {
+      const limit = batch === "slots" ? concurrency : batch;
+      const pool = new pg.Pool({ connectionString: url, max: 2 });
+      let running = true;
+      const loop = async () => {
+        while (running) {
+          const { rows } = await pool.query<{ id: string; payload: { i: number } }>(
+            `update floor.jobs set status = 1 where id in (select id from floor.jobs where status = 0 order by id limit $1 for update skip locked) returning id, payload`,
+            [limit],
+          );
+          if (rows.length === 0) {
+            await new Promise((r) => setTimeout(r, 20));
+            continue;
+          }
+          for (const r of rows) onJob(r.payload.i);
+          await pool.query("update floor.jobs set status = 2 where id = any($1::bigint[])", [rows.map((r) => r.id)]);
         }
-        for (const r of rows) onJob(r.payload.i);
-        await pool.query("update floor.jobs set status = 2 where id = any($1::bigint[])", [rows.map((r) => r.id)]);
-      }
-    };
-    // Two loops so one claims while the other completes.
-    const loops = [loop(), loop()];
-    return async () => {
-      running = false;
-      await Promise.all(loops);
-      await pool.end();
-    };
-  },
-  async remaining(url) {
-    return count(url, "select count(*)::int as n from floor.jobs where status <> 2");
-  },
-};
+      };
+      const loops = [loop(), loop()];
+      return async () => {
+        running = false;
+        await Promise.all(loops);
+        await pool.end();
+      };
+    },
+    async remaining(url) {
+      return count(url, "select count(*)::int as n from floor.jobs where status <> 2");
+    },
+  };
+}

@@ -7,8 +7,11 @@ import { sidetrack } from "./sidetrack.js";
 
 export const contenders: Record<string, Contender> = {
   sidetrack,
+  // Holding as many jobs per process as graphile-worker's local queue does (500), by concurrency.
+  "sidetrack (concurrency 500)": { ...sidetrack, name: "sidetrack (concurrency 500)", concurrency: 500, burnDownOnly: true },
   "graphile-worker": graphile,
   "pg-boss": pgboss,
   "bullmq (Redis)": bullmq,
-  "floor (bare SQL)": floor,
+  "floor (bare SQL, batch 500)": floor("floor (bare SQL, batch 500)", 500),
+  "floor (bare SQL, batch = concurrency)": floor("floor (bare SQL, batch = concurrency)", "slots"),
 };

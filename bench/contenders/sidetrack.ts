@@ -1,5 +1,6 @@
 import pg from "pg";
-import { runMigrations, Sidetrack } from "../../runtime/index.js";
+// The built package, as an application runs it (the other queues also run their compiled JS).
+import { runMigrations, Sidetrack } from "../../dist/runtime/index.js";
 import type { Contender } from "../contender.js";
 
 type Q = { bench: { i: number } };
