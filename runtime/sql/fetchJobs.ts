@@ -6,28 +6,31 @@ import { CLAIMED_COLUMNS } from "../job.js";
  * index (queue, priority, run_at, id) with its own limit (its free concurrency), skipping rows
  * other workers hold; the candidates are then cut to the process's free slots in global
  * priority order, and the winners leased to this worker.
+ *
+ * The winners are updated by their physical address (ctid), which the lock just read: a TID
+ * scan instead of a second primary-key descent per row, and a plan that stays the same
+ * whatever the limits, so the prepared statement keeps one generic plan instead of being
+ * planned again on every claim. A row locked here cannot move before the update; one updated
+ * by someone else just before the lock fails the recheck and is left for the next claim.
  * $1 queue names, $2 per-queue limits, $3 total limit, $4 worker id, $5 lease ms.
  */
 export function fetchJobsSql(schema: string): string {
   const jobs = `${quoteIdent(schema)}.jobs`;
   return `with candidates as (
-  select c.id, c.priority, c.run_at
+  select c.ctid, c.priority, c.run_at, c.id
   from unnest($1::text[], $2::int[]) as q(name, lim)
   cross join lateral (
-    select id, priority, run_at from ${jobs}
+    select ctid, id, priority, run_at from ${jobs}
     where queue = q.name and status in ('scheduled', 'retrying') and run_at <= now()
     order by priority, run_at, id
     limit q.lim
     for update skip locked
   ) c
-), chosen as (
-  select id from candidates order by priority, run_at, id limit $3
 )
 update ${jobs} j
 set status = 'running', attempt = j.attempt + 1, started_at = now(),
     locked_by = $4, locked_until = now() + $5 * interval '1 millisecond'
-from chosen
-where j.id = chosen.id
+where j.ctid = any(array(select ctid from candidates order by priority, run_at, id limit $3))
 returning ${CLAIMED_COLUMNS}`;
 }
 
