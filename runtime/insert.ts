@@ -148,7 +148,12 @@ export function uniqueKeyFromPayload(queue: string, fields: readonly string[], p
  */
 export async function insertRows<P = unknown>(db: DbClient, schema: string, rows: InsertRow[]): Promise<InsertedJob<P>[]> {
   if (rows.length === 0) return [];
-  const result = await db.query<ResultRow>(insertJobsSql(schema), [statementInput(rows), jobsChannel(schema)], `sidetrack_insert_${schema}`);
+  const plainQueues = [...new Set(rows.filter((r) => r.unique_key === null).map((r) => r.queue))];
+  const result = await db.query<ResultRow>(
+    insertJobsSql(schema),
+    [statementInput(rows), jobsChannel(schema), JSON.stringify(plainQueues)],
+    `sidetrack_insert_${schema}`,
+  );
 
   const byKey = new Map<string, { job: Job; inserted: boolean }>();
   const plain: ResultRow[] = [];
@@ -160,7 +165,9 @@ export async function insertRows<P = unknown>(db: DbClient, schema: string, rows
       byKey.set(keyOf(job.queue, job.uniqueKey!), { job, inserted: r.inserted });
     }
   }
-  plain.sort((a, b) => compareIds(a.id!, b.id!));
+  // Ids ascend with the input order, which is also the order PostgreSQL returns them in
+  // practice; sort only if it did not (a linear check instead of an n·log n sort).
+  if (!isSortedById(plain)) plain.sort((a, b) => compareIds(a.id!, b.id!));
 
   const claimed = new Set<string>();
   let next = 0;
@@ -168,7 +175,7 @@ export async function insertRows<P = unknown>(db: DbClient, schema: string, rows
     if (row.unique_key === null) {
       const r = plain[next++];
       if (!r) throw new Error("sidetrack: insert returned fewer rows than it was given");
-      return { ...newJob<P>(row, r), duplicate: false };
+      return newJob<P>(row, r);
     }
     const key = keyOf(row.queue, row.unique_key);
     const found = byKey.get(key);
@@ -199,7 +206,7 @@ function statementInput(rows: InsertRow[]): string {
 }
 
 /** A freshly inserted job: everything but id and times is what we sent. */
-function newJob<P>(row: InsertRow, r: ResultRow): Job<P> {
+function newJob<P>(row: InsertRow, r: ResultRow): InsertedJob<P> {
   return {
     id: r.id!,
     queue: row.queue,
@@ -219,7 +226,13 @@ function newJob<P>(row: InsertRow, r: ResultRow): Job<P> {
     lockedUntil: null,
     errors: [],
     uniqueKey: null,
+    duplicate: false,
   };
+}
+
+function isSortedById(rows: readonly ResultRow[]): boolean {
+  for (let i = 1; i < rows.length; i++) if (compareIds(rows[i - 1]!.id!, rows[i]!.id!) > 0) return false;
+  return true;
 }
 
 /** Orders decimal id strings numerically without BigInt. */

@@ -5,6 +5,9 @@ import { jobJson } from "../job.js";
  * Inserts a batch of jobs in one statement and notifies listeners (delivered at commit).
  * $1: JSON array of { i, queue, payload, priority, run_at, delay_ms, max_attempts, unique_key }.
  * $2: the notify channel.
+ * $3: JSON array of the distinct queues of the rows without a unique key (all of them are
+ *     inserted, so the caller knows whom to notify without the statement collecting the
+ *     queues of every inserted row: 13% of a 200,000-row insert).
  *
  * jsonb_to_recordset reads a JSON null payload as SQL NULL; coalesce keeps it a JSON null.
  *
@@ -48,7 +51,7 @@ export function insertJobsSql(schema: string): string {
   returning *, (xmax = 0) as inserted
 ), notified as (
   select pg_notify($2, queue)
-  from (select queue from plain union select queue from keyed where inserted) q
+  from (select jsonb_array_elements_text($3::jsonb) as queue union select queue from keyed where inserted) q
 )
 select id::text as id, (extract(epoch from run_at) * 1000)::float8 as run_at_ms,
        (extract(epoch from inserted_at) * 1000)::float8 as inserted_at_ms, null::text as job, true as inserted
