@@ -79,6 +79,8 @@ export interface CompleterOptions {
 export class Completer {
   #completed: Job[] = [];
   #failed: Failure[] = [];
+  /** Outcomes of the write in flight: their leases are renewed too until it lands. */
+  #writing: string[] = [];
   #flushing: Promise<void> | undefined;
   #failures = 0;
   readonly #target: OutcomeTarget;
@@ -97,8 +99,9 @@ export class Completer {
     this.#kick();
   }
 
+  /** Jobs whose outcome is not written yet: waiting, or in the write in flight. */
   pendingIds(): string[] {
-    return [...this.#completed.map((j) => j.id), ...this.#failed.map((f) => f.job.id)];
+    return [...this.#writing, ...this.#completed.map((j) => j.id), ...this.#failed.map((f) => f.job.id)];
   }
 
   get pending(): number {
@@ -128,6 +131,15 @@ export class Completer {
   async #flush(): Promise<void> {
     const completed = this.#completed.splice(0);
     const failed = this.#failed.splice(0);
+    this.#writing = [...completed.map((j) => j.id), ...failed.map((f) => f.job.id)];
+    try {
+      await this.#write(completed, failed);
+    } finally {
+      this.#writing = [];
+    }
+  }
+
+  async #write(completed: Job[], failed: Failure[]): Promise<void> {
     try {
       if (completed.length > 0) {
         const done = await writeCompleted(this.#target, completed);
