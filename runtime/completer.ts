@@ -81,6 +81,10 @@ export class Completer {
   #failed: Failure[] = [];
   /** Outcomes of the write in flight: their leases are renewed too until it lands. */
   #writing: string[] = [];
+  /** Completions riding in a claim statement now (see carry()). */
+  #carrying: string[] = [];
+  /** While the fetcher carries completions in its claims, complete() leaves the writing to it. */
+  #carried = false;
   #flushing: Promise<void> | undefined;
   #failures = 0;
   readonly #target: OutcomeTarget;
@@ -91,7 +95,43 @@ export class Completer {
 
   complete(job: Job): void {
     this.#completed.push(job);
-    this.#kick();
+    if (!this.#carried) this.#kick();
+  }
+
+  /**
+   * Carrying: the fetcher writes completions in the claim statement it sends next (one statement
+   * per cycle instead of two). While on, the fetcher must either carry() what is waiting or
+   * flush() it each time it wakes; turning it off writes whatever is waiting.
+   */
+  setCarried(on: boolean): void {
+    this.#carried = on;
+    if (!on) this.flush();
+  }
+
+  /** Hands the completions waiting now to a claim that will write them. */
+  carry(): Job[] {
+    const jobs = this.#completed.splice(0);
+    if (jobs.length > 0) this.#carrying = jobs.map((j) => j.id);
+    return jobs;
+  }
+
+  /** The claim carrying `jobs` committed; `done` are those it completed (the guard may skip some). */
+  carried(jobs: readonly Job[], done: ReadonlySet<string>): void {
+    this.#carrying = [];
+    // Jobs missing from `done` were cancelled or rescued meanwhile: nothing to report.
+    for (const job of jobs) if (done.has(job.id)) this.options.onCompleted(job);
+  }
+
+  /** The claim carrying `jobs` failed: they wait for the next write. */
+  carryFailed(jobs: readonly Job[]): void {
+    this.#carrying = [];
+    this.#completed.unshift(...jobs);
+    this.flush();
+  }
+
+  /** Writes what is waiting, soon (batched with whatever else finishes in this turn). */
+  flush(): void {
+    if (this.pending > 0) this.#kick();
   }
 
   fail(attempt: FailedAttempt, thrown: unknown): void {
@@ -101,7 +141,7 @@ export class Completer {
 
   /** Jobs whose outcome is not written yet: waiting, or in the write in flight. */
   pendingIds(): string[] {
-    return [...this.#writing, ...this.#completed.map((j) => j.id), ...this.#failed.map((f) => f.job.id)];
+    return [...this.#writing, ...this.#carrying, ...this.#completed.map((j) => j.id), ...this.#failed.map((f) => f.job.id)];
   }
 
   get pending(): number {

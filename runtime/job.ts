@@ -110,6 +110,9 @@ export const CLAIMED_COLUMNS = `j.id::text as id, j.queue, j.payload::text as pa
   (extract(epoch from j.locked_until) * 1000)::float8 as locked_until_ms,
   case when j.attempt > 1 then j.errors::text end as errors`;
 
+/** One null per column of CLAIMED_COLUMNS: the claim's extra row that carries no job. */
+export const NO_CLAIMED_COLUMNS = `null, null, null, null, null, null, null, null, null, null, null, null, null`;
+
 export interface ClaimedRow {
   id: string;
   queue: string;

@@ -84,6 +84,7 @@ export class Worker {
       leaseMs: config.leaseMs,
       pollIntervalMs: config.pollIntervalMs,
       freeSlots: () => this.#freeSlots(),
+      completions: this.#completer,
       onJobs: (jobs) => jobs.forEach((job) => this.#start(job)),
       onError: onError("fetching jobs"),
     });

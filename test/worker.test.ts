@@ -1,5 +1,6 @@
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { runMigrations, Sidetrack, type Job, type SidetrackConfig } from "../runtime/index.js";
+import { fetchJobsSql } from "../runtime/sql/fetchJobs.js";
 import { createTestDatabase, type TestDatabase } from "./support/database.js";
 import { deferred, nextEvent } from "./support/events.js";
 
@@ -236,6 +237,34 @@ describe("cancel", () => {
     const after = await c.insertJob("work", { n: 2 });
     await nextEvent(worker, "job:completed", (j) => j.id === after.id);
     expect((await c.getJob(job.id))!.status).toBe("cancelled");
+  });
+});
+
+describe("completions carried by the claim", () => {
+  it("completes only jobs still running under this worker, reports which, and claims in the same statement", async () => {
+    await freshSchema();
+    const c = client();
+    const [mine, theirs, cancelled, ready] = await c.insertJobs("work", [{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }]);
+    await db.pool.query(`update ${schema}.jobs set status = 'running', attempt = 1, locked_by = 'me', locked_until = now() + interval '1 minute' where id = $1`, [mine!.id]);
+    await db.pool.query(`update ${schema}.jobs set status = 'running', attempt = 1, locked_by = 'other', locked_until = now() + interval '1 minute' where id = $1`, [theirs!.id]);
+    await db.pool.query(`update ${schema}.jobs set status = 'cancelled', cancelled_at = now(), finalized_at = now() where id = $1`, [cancelled!.id]);
+
+    const { rows } = await db.pool.query(fetchJobsSql(schema), [["work"], [10], 10, "me", 60_000, [mine!.id, theirs!.id, cancelled!.id]]);
+    const claimed = rows.filter((r) => r.completed_ids === null).map((r) => r.id);
+    const report = rows.filter((r) => r.completed_ids !== null);
+    expect(claimed).toEqual([ready!.id]);
+    expect(report).toHaveLength(1);
+    expect(report[0].completed_ids).toEqual([mine!.id]);
+
+    const status = async (id: string) => (await c.getJob(id))!;
+    expect(await status(mine!.id)).toMatchObject({ status: "completed", lockedBy: null });
+    expect(await status(theirs!.id)).toMatchObject({ status: "running", lockedBy: "other" });
+    expect((await status(cancelled!.id)).status).toBe("cancelled");
+    expect(await status(ready!.id)).toMatchObject({ status: "running", lockedBy: "me", attempt: 1 });
+
+    // Nothing to carry and nothing to claim: still one row, with an empty list.
+    const { rows: empty } = await db.pool.query(fetchJobsSql(schema), [["work"], [10], 10, "me", 60_000, []]);
+    expect(empty).toEqual([expect.objectContaining({ id: null, completed_ids: [] })]);
   });
 });
 

@@ -1,5 +1,6 @@
 import { quoteIdent } from "../identifiers.js";
-import { CLAIMED_COLUMNS } from "../job.js";
+import { CLAIMED_COLUMNS, NO_CLAIMED_COLUMNS } from "../job.js";
+import { COMPLETED_SET } from "./completeJobs.js";
 
 /**
  * Claims ready jobs in one statement. Each queue is read through its own slice of the fetch
@@ -17,12 +18,20 @@ import { CLAIMED_COLUMNS } from "../job.js";
  * prepared statement after five executions, and a claim is no longer planned again each time
  * (0.15-0.2 ms per claim, about a third of its execution time for 50 rows). The plan has no
  * alternative shapes to pick badly between: an index scan per queue, a sort, a TID scan.
- * $1 queue names, $2 per-queue limits, $3 total limit, $4 worker id, $5 lease ms.
+ *
+ * It also completes the jobs whose handlers finished since the last claim ($6), with the same
+ * guard as completeJobsSql: one statement per fetch cycle instead of a claim and a completion.
+ * The last row carries no job, only `completed_ids`: the ids that guard let through.
+ * $1 queue names, $2 per-queue limits, $3 total limit, $4 worker id, $5 lease ms, $6 ids to complete.
  */
 export function fetchJobsSql(schema: string): string {
   const jobs = `${quoteIdent(schema)}.jobs`;
   return `with params as materialized (
-  select $1::text[] as names, $2::int[] as limits, $3::int as total
+  select $1::text[] as names, $2::int[] as limits, $3::int as total, $6::bigint[] as done_ids
+), done as (
+  update ${jobs} set ${COMPLETED_SET}
+  where id = any((select done_ids from params)::bigint[]) and status = 'running' and locked_by = $4
+  returning id
 ), candidates as (
   select c.ctid, c.priority, c.run_at, c.id
   from params cross join lateral unnest(params.names, params.limits) as q(name, lim)
@@ -33,12 +42,16 @@ export function fetchJobsSql(schema: string): string {
     limit q.lim
     for update skip locked
   ) c
+), claimed as (
+  update ${jobs} j
+  set status = 'running', attempt = j.attempt + 1, started_at = now(),
+      locked_by = $4, locked_until = now() + $5 * interval '1 millisecond'
+  where j.ctid = any(array(select ctid from candidates order by priority, run_at, id limit (select total from params)))
+  returning ${CLAIMED_COLUMNS}
 )
-update ${jobs} j
-set status = 'running', attempt = j.attempt + 1, started_at = now(),
-    locked_by = $4, locked_until = now() + $5 * interval '1 millisecond'
-where j.ctid = any(array(select ctid from candidates order by priority, run_at, id limit (select total from params)))
-returning ${CLAIMED_COLUMNS}`;
+select *, null::text[] as completed_ids from claimed
+union all
+select ${NO_CLAIMED_COLUMNS}, array(select id::text from done)`;
 }
 
 /** Claims one job by id whatever its run_at (the test helper runJob). $1 id, $2 worker id, $3 lease ms. */
