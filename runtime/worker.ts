@@ -45,7 +45,8 @@ export interface WorkerConfig {
 
 /**
  * One worker process's engine: the fetcher claims jobs into free slots, each runs its handler,
- * the completer writes outcomes in batches, the heartbeat renews leases, the rescuer returns
+ * the completer collects outcomes and writes them in batches (completions mostly inside the
+ * fetcher's next claim), the heartbeat renews leases, the rescuer returns
  * jobs of dead workers, the pruner applies retention, and one LISTEN connection wakes the
  * fetcher on inserts and aborts jobs cancelled elsewhere.
  */
