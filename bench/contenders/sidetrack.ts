@@ -41,7 +41,13 @@ export const sidetrack: Contender = {
     return () => s.stop({ grace: 5_000 });
   },
   async remaining(url) {
-    return count(url, "select count(*)::int as n from sidetrack.jobs where status <> 'completed'");
+    // Through the partial indexes of unfinished jobs, as an operator would count them: a
+    // `status <> 'completed'` scan reads every row version in the table (three per job by
+    // the end) and, polled every 20 ms near the end, took CPU from the workers it measures.
+    return count(
+      url,
+      "select ((select count(*) from sidetrack.jobs where status in ('scheduled', 'retrying')) + (select count(*) from sidetrack.jobs where status = 'running'))::int as n",
+    );
   },
 };
 
