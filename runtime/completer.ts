@@ -118,8 +118,7 @@ export class Completer {
   /** The claim carrying `jobs` committed; `done` are those it completed (the guard may skip some). */
   carried(jobs: readonly Job[], done: ReadonlySet<string>): void {
     this.#carrying = [];
-    // Jobs missing from `done` were cancelled or rescued meanwhile: nothing to report.
-    for (const job of jobs) if (done.has(job.id)) this.options.onCompleted(job);
+    this.#reportCompleted(jobs, done);
   }
 
   /** The claim carrying `jobs` failed: they wait for the next write. */
@@ -182,9 +181,7 @@ export class Completer {
   async #write(completed: Job[], failed: Failure[]): Promise<void> {
     try {
       if (completed.length > 0) {
-        const done = await writeCompleted(this.#target, completed);
-        // Jobs missing from the result were cancelled or rescued meanwhile: nothing to report.
-        for (const job of completed) if (done.has(job.id)) this.options.onCompleted(job);
+        this.#reportCompleted(completed, await writeCompleted(this.#target, completed));
       }
     } catch (error) {
       this.#completed.unshift(...completed);
@@ -204,6 +201,11 @@ export class Completer {
       return this.#backOff(error);
     }
     this.#failures = 0;
+  }
+
+  /** Jobs missing from `done` were cancelled or rescued meanwhile: nothing to report. */
+  #reportCompleted(jobs: readonly Job[], done: ReadonlySet<string>): void {
+    for (const job of jobs) if (done.has(job.id)) this.options.onCompleted(job);
   }
 
   async #backOff(error: unknown): Promise<void> {

@@ -21,7 +21,7 @@ import { COMPLETED_SET } from "./completeJobs.js";
  *
  * It also completes the jobs whose handlers finished since the last claim ($6), with the same
  * guard as completeJobsSql: one statement per fetch cycle instead of a claim and a completion.
- * The last row carries no job, only `completed_ids`: the ids that guard let through.
+ * One extra row carries no job, only `completed_ids`: the ids that guard let through.
  * $1 queue names, $2 per-queue limits, $3 total limit, $4 worker id, $5 lease ms, $6 ids to complete.
  */
 export function fetchJobsSql(schema: string): string {
