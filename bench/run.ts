@@ -24,6 +24,8 @@ const WORKER_NODE_ARGS = (process.env.BENCH_WORKER_NODE_ARGS ?? "").split(" ").f
 const LATENCY_BUDGET_MS = quick ? 10_000 : 30_000;
 const REPEATS = quick ? 1 : 3;
 const REPEAT_UNDER_MS = 30_000;
+/** The bundled burn-down worker (see bundleWorker), built on first use. */
+let bundled: Promise<string> | undefined;
 
 interface Result {
   contender: string;
@@ -111,8 +113,14 @@ async function measure(c: Contender): Promise<Result> {
 /**
  * The burn-down workers run as one bundled JavaScript file under plain node, like a deployed
  * worker: under tsx every worker process would carry the TypeScript loader (about 50 MB of RSS
- * and a second of start-up CPU) in the figures of every queue. Packages stay external.
+ * and a second of start-up CPU) in the figures of every queue. Packages stay external. Built
+ * once per bench run, on the first burn-down.
  */
+function workerScript(): Promise<string> {
+  bundled ??= bundleWorker();
+  return bundled;
+}
+
 async function bundleWorker(): Promise<string> {
   const outfile = fileURLToPath(new URL("./.build/worker.mjs", import.meta.url));
   await build({
@@ -129,7 +137,7 @@ async function bundleWorker(): Promise<string> {
 
 async function burnDown(c: Contender): Promise<{ jobsPerSec: number; peakRssMb: number; cpuUsPerJob: { workers: number; postgres?: number } }> {
   const pgCpuBefore = postgresCpuMs();
-  const script = await bundleWorker();
+  const script = await workerScript(); // bundled once per bench run
   const children = Array.from({ length: WORKERS }, () => {
     const child = spawn(process.execPath, [...WORKER_NODE_ARGS, script, c.name, url, String(c.concurrency ?? CONCURRENCY)], { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
