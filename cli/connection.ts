@@ -2,7 +2,7 @@ import { userInfo } from "node:os";
 import pg from "pg";
 import type { Argv } from "yargs";
 import { DEFAULT_SCHEMA, migrationStatus, MIGRATIONS, SidetrackValidationError } from "../runtime/index.js";
-import { validateSchemaName } from "../runtime/identifiers.js";
+import { validateSchemaName } from "../runtime/config/identifiers.js";
 import { notMigrated, toCliError, UsageError, type Endpoint } from "./errors.js";
 import { displayUrl, registerConnectionSecrets } from "./redact.js";
 

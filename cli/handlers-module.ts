@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { extname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Handler, QueueOptions } from "../runtime/index.js";
-import { isValidQueueName } from "../runtime/identifiers.js";
+import { isValidQueueName } from "../runtime/config/identifiers.js";
 import { CliError } from "./errors.js";
 
 /** What `new Sidetrack({ queues })` takes for one queue. */

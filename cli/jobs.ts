@@ -1,9 +1,9 @@
 import type { Argv, CommandModule } from "yargs";
-import { cancelChannel } from "../runtime/identifiers.js";
+import { cancelChannel } from "../runtime/config/identifiers.js";
 import { JOB_STATUSES, RETRYABLE_STATUSES, retryJob, retryJobs, usePg, type Job, type JobStatus, type RetryableStatus } from "../runtime/index.js";
-import { parseJob } from "../runtime/job.js";
-import { cancelJobSql } from "../runtime/sql/cancelJob.js";
-import { getJobSql, listJobsSql } from "../runtime/sql/readJobs.js";
+import { parseJob } from "../runtime/types.js";
+import { cancelJobSql } from "../runtime/db/sql/cancelJob.js";
+import { getJobSql, listJobsSql } from "../runtime/db/sql/readJobs.js";
 import type pg from "pg";
 import { connectionOptions, requireMigrated, resolveTarget, withDatabase, type ConnectionArgs, type Target } from "./connection.js";
 import { CliError, EXIT, UsageError } from "./errors.js";

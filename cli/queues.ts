@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { isValidQueueName } from "../runtime/identifiers.js";
+import { isValidQueueName } from "../runtime/config/identifiers.js";
 import { knownQueues, queueHasJobs } from "../runtime/index.js";
 import { CliError, UsageError } from "./errors.js";
 

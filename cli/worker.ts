@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from "yargs";
 import { Sidetrack, type Job, type Logger } from "../runtime/index.js";
 import { resolveTarget, connectionOptions, type ConnectionArgs } from "./connection.js";
-import { CONCURRENCY_DEFAULT, SHUTDOWN_GRACE_DEFAULT_MS } from "../runtime/defaults.js";
+import { CONCURRENCY_DEFAULT, SHUTDOWN_GRACE_DEFAULT_MS } from "../runtime/config/defaults.js";
 import { EXIT, toCliError, UsageError } from "./errors.js";
 import { durationFlag, positiveInteger } from "./flags.js";
 import { loadHandlers } from "./handlers-module.js";

@@ -2,7 +2,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Project } from "ts-morph";
-import { DEFAULT_SCHEMA, validateSchemaName } from "../runtime/identifiers.js";
+import { DEFAULT_SCHEMA, validateSchemaName } from "../runtime/config/identifiers.js";
 import type { Diagnostic } from "./diagnostics.js";
 import { parseDeclaration } from "./parse.js";
 import { renderFiles, type GeneratedFile, type MigrationFormat } from "./render.js";

@@ -1,6 +1,6 @@
 // What the generator knows about a declaration once it is parsed: plain data, no ts-morph.
-import type { PayloadSchema } from "../runtime/validate.js";
-import type { CronOptions, QueueOptions } from "../runtime/queue-options.js";
+import type { PayloadSchema } from "../runtime/insert/validate.js";
+import type { CronOptions, QueueOptions } from "../runtime/config/queue-options.js";
 
 export type { PayloadSchema };
 

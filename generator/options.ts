@@ -2,8 +2,8 @@
 // runtime would check it, so a mistake shows up at generate time with its line and column.
 import { CronExpressionParser } from "cron-parser";
 import { Node } from "ts-morph";
-import { parseDuration } from "../runtime/duration.js";
-import { describeSchema, findPayloadProblem, type PayloadSchema } from "../runtime/validate.js";
+import { parseDuration } from "../runtime/config/duration.js";
+import { describeSchema, findPayloadProblem, type PayloadSchema } from "../runtime/insert/validate.js";
 import { diagnosticAt, DiagnosticError, type Diagnostic } from "./diagnostics.js";
 import { propertyName, readLiteral, unwrapExpression, type Literal } from "./literal.js";
 import type { QueueModel } from "./model.js";

@@ -4,7 +4,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Node, Project, ts, type CallExpression, type SourceFile } from "ts-morph";
-import { isValidQueueName } from "../runtime/identifiers.js";
+import { isValidQueueName } from "../runtime/config/identifiers.js";
 import { diagnosticAt, DiagnosticError, type Diagnostic } from "./diagnostics.js";
 import { propertyName, unwrapExpression } from "./literal.js";
 import type { DeclarationModel, QueueModel } from "./model.js";

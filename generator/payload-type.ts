@@ -2,7 +2,7 @@
 // self-contained TypeScript text for the generated client + a PayloadSchema for the runtime validator.
 // Anything that does not survive a JSON round trip is reported at the offending property.
 import { Node, ts, type Symbol as MorphSymbol, type Type } from "ts-morph";
-import type { PayloadSchema } from "../runtime/validate.js";
+import type { PayloadSchema } from "../runtime/insert/validate.js";
 import { diagnosticAt, type Diagnostic } from "./diagnostics.js";
 
 export interface ConvertedPayload {

@@ -1,5 +1,5 @@
 // `sidetrack/prisma`: kept as its own entry point so pg-only users never see Prisma in their types.
-import { usePrismaClient, type DbClient, type PrismaQueryable } from "./db.js";
+import { usePrismaClient, type DbClient, type PrismaQueryable } from "./db/clients.js";
 
 /**
  * Adapts a Prisma client, or the `tx` of an interactive transaction, so a job is

@@ -1,7 +1,7 @@
 // The shape of `<out>/client.ts`: the typed layer over the runtime that applications import.
 // Everything queue-specific (payload types, options, validators) is baked in as literals, so the
 // file imports only "sidetrack" — never the declaration, never a compiler.
-import type { PayloadSchema } from "../runtime/validate.js";
+import type { PayloadSchema } from "../runtime/insert/validate.js";
 import { header } from "./header.js";
 
 export interface ClientQueue {

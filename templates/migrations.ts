@@ -1,6 +1,6 @@
 // The migration files `sidetrack generate` writes: plain SQL, or a Prisma Migrate folder.
-import { quoteIdent } from "../runtime/identifiers.js";
-import { MIGRATIONS, migrationChecksum, migrationFileName, renderMigration } from "../runtime/migrations/index.js";
+import { quoteIdent } from "../runtime/config/identifiers.js";
+import { MIGRATIONS, migrationChecksum, migrationFileName, renderMigration } from "../runtime/db/migrations/index.js";
 import { header } from "./header.js";
 
 export interface TemplateFile {

@@ -244,7 +244,7 @@ function code(file: string): string {
 }
 
 describe("SQL builders interpolate only quoted identifiers", () => {
-  const sqlDir = join(runtimeDir, "sql");
+  const sqlDir = join(runtimeDir, "db", "sql");
   const files = readdirSync(sqlDir).filter((f) => f.endsWith(".ts"));
   // Constant SQL fragments exported anywhere in runtime/ (e.g. a column list): template literals
   // without any interpolation, so nothing a caller passes can be in them.
@@ -252,7 +252,7 @@ describe("SQL builders interpolate only quoted identifiers", () => {
     walk(runtimeDir).flatMap((f) => [...code(f).matchAll(/export const ([A-Z][A-Z0-9_]*) = `([^`]*)`/g)].filter((m) => !m[2]!.includes("${")).map((m) => m[1]!)),
   );
 
-  it.each(files)("runtime/sql/%s", (file) => {
+  it.each(files)("runtime/db/sql/%s", (file) => {
     expect(sqlBuilderProblems(code(join(sqlDir, file)), fragments)).toEqual([]);
   });
 
@@ -287,7 +287,7 @@ describe("SQL builders interpolate only quoted identifiers", () => {
   });
 
   it("queries built elsewhere in runtime/ interpolate only quoted identifiers", () => {
-    for (const file of walk(runtimeDir).filter((f) => !f.includes(`${join("runtime", "sql")}`))) {
+    for (const file of walk(runtimeDir).filter((f) => !f.includes(`${join("runtime", "db", "sql")}`))) {
       const source = code(file);
       const quoted = new Set([
         ...[...source.matchAll(/const (\w+) = quoteIdent\([^)]*\);/g)].map((m) => m[1]!),

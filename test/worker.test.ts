@@ -1,6 +1,6 @@
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { runMigrations, Sidetrack, type Job, type SidetrackConfig } from "../runtime/index.js";
-import { fetchJobsSql } from "../runtime/sql/fetchJobs.js";
+import { fetchJobsSql } from "../runtime/db/sql/fetchJobs.js";
 import { createTestDatabase, type TestDatabase } from "./support/database.js";
 import { deferred, nextEvent } from "./support/events.js";
 

@@ -1,0 +1,150 @@
+import pg from "pg";
+import { withPoolClient } from "./clients.js";
+import { SidetrackMigrationError } from "../errors.js";
+import { DEFAULT_SCHEMA, quoteIdent, validateSchemaName } from "../config/identifiers.js";
+import { MIGRATIONS, migrationChecksum, renderMigration, type Migration } from "./migrations/index.js";
+
+export interface MigrationTarget {
+  /** A PostgreSQL connection string; or pass `pool`. */
+  connectionString?: string;
+  /** An existing pool; it is left open. */
+  pool?: pg.Pool;
+  /** Schema holding Sidetrack's tables. Default `sidetrack`. */
+  schema?: string;
+}
+
+export interface MigrationState {
+  version: number;
+  name: string;
+  status: "applied" | "pending";
+  appliedAt?: Date;
+}
+
+export interface MigrationResult {
+  /** Versions this call applied (empty when the schema was already current). */
+  applied: number[];
+}
+
+/**
+ * Applies pending migrations. Safe to call from many processes at once: they queue on
+ * an advisory lock, and each migration runs in its own transaction with its record.
+ * Refuses when a migration that was already applied has different text, or when the
+ * database has migrations this version does not know (a newer Sidetrack migrated it).
+ */
+export async function runMigrations(target: MigrationTarget): Promise<MigrationResult> {
+  const schema = validateSchemaName(target.schema ?? DEFAULT_SCHEMA);
+  return withClient(target, async (client) => {
+    await client.query("select pg_advisory_lock(hashtext($1))", [lockName(schema)]);
+    try {
+      await ensureMigrationsTable(client, schema);
+      const applied = await readApplied(client, schema);
+      verifyApplied(applied, schema);
+      const done: number[] = [];
+      for (const migration of MIGRATIONS) {
+        if (applied.has(migration.version)) continue;
+        await applyOne(client, schema, migration);
+        done.push(migration.version);
+      }
+      return { applied: done };
+    } finally {
+      await client.query("select pg_advisory_unlock(hashtext($1))", [lockName(schema)]).catch(() => undefined);
+    }
+  });
+}
+
+/** Lists every known migration as applied or pending, without changing anything. */
+export async function migrationStatus(target: MigrationTarget): Promise<MigrationState[]> {
+  const schema = validateSchemaName(target.schema ?? DEFAULT_SCHEMA);
+  return withClient(target, async (client) => {
+    const exists = await client.query<{ ok: boolean }>("select to_regclass($1) is not null as ok", [
+      `${quoteIdent(schema)}.migrations`,
+    ]);
+    const applied = exists.rows[0]?.ok ? await readApplied(client, schema) : new Map();
+    verifyApplied(applied, schema);
+    return MIGRATIONS.map((m) => {
+      const row = applied.get(m.version);
+      return row
+        ? { version: m.version, name: m.name, status: "applied" as const, appliedAt: row.appliedAt }
+        : { version: m.version, name: m.name, status: "pending" as const };
+    });
+  });
+}
+
+interface AppliedRow {
+  checksum: string;
+  appliedAt: Date;
+}
+
+function lockName(schema: string): string {
+  return `sidetrack.migrate.${schema}`;
+}
+
+async function withClient<T>(target: MigrationTarget, fn: (client: pg.ClientBase) => Promise<T>): Promise<T> {
+  if (target.pool) return withPoolClient(target.pool, fn);
+  if (!target.connectionString) {
+    throw new SidetrackMigrationError("runMigrations needs a connectionString or a pool");
+  }
+  const client = new pg.Client({ connectionString: target.connectionString });
+  // A connection dropped between two queries must fail the migration, not crash the process.
+  client.on("error", () => undefined);
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+async function ensureMigrationsTable(client: pg.ClientBase, schema: string): Promise<void> {
+  const s = quoteIdent(schema);
+  await client.query(`create schema if not exists ${s}`);
+  await client.query(`create table if not exists ${s}.migrations (
+    version integer primary key,
+    name text not null,
+    checksum text not null,
+    applied_at timestamptz not null default now()
+  )`);
+}
+
+async function readApplied(client: pg.ClientBase, schema: string): Promise<Map<number, AppliedRow>> {
+  const { rows } = await client.query<{ version: number; checksum: string; applied_at: Date }>(
+    `select version, checksum, applied_at from ${quoteIdent(schema)}.migrations order by version`,
+  );
+  return new Map(rows.map((r) => [r.version, { checksum: r.checksum, appliedAt: r.applied_at }]));
+}
+
+function verifyApplied(applied: Map<number, AppliedRow>, schema: string): void {
+  for (const [version, row] of applied) {
+    const known = MIGRATIONS.find((m) => m.version === version);
+    if (!known) {
+      throw new SidetrackMigrationError(
+        `schema "${schema}" has migration ${version}, which this version of Sidetrack does not know: upgrade sidetrack`,
+      );
+    }
+    if (migrationChecksum(known) !== row.checksum) {
+      throw new SidetrackMigrationError(
+        `migration ${version} (${known.name}) was applied to schema "${schema}" with different text ` +
+          `(checksum ${row.checksum.slice(0, 12)}…, expected ${migrationChecksum(known).slice(0, 12)}…): ` +
+          `applied migrations must never change; restore the original or reset the schema`,
+      );
+    }
+  }
+}
+
+async function applyOne(client: pg.ClientBase, schema: string, migration: Migration): Promise<void> {
+  await client.query("begin");
+  try {
+    await client.query(renderMigration(migration, schema));
+    await client.query(`insert into ${quoteIdent(schema)}.migrations (version, name, checksum) values ($1, $2, $3)`, [
+      migration.version,
+      migration.name,
+      migrationChecksum(migration),
+    ]);
+    await client.query("commit");
+  } catch (error) {
+    await client.query("rollback").catch(() => undefined);
+    throw new SidetrackMigrationError(
+      `migration ${migration.version} (${migration.name}) failed in schema "${schema}": ${(error as Error).message}`,
+    );
+  }
+}

@@ -1,0 +1,62 @@
+import { quoteIdent } from "../../config/identifiers.js";
+import { jobJson } from "../../types.js";
+
+/**
+ * Inserts a batch of jobs in one statement and notifies listeners (delivered at commit).
+ * $1: JSON array of { i, queue, payload, priority, run_at, delay_ms, max_attempts, unique_key }.
+ * $2: the notify channel.
+ * $3: JSON array of the distinct queues of the rows without a unique key (all of them are
+ *     inserted, so the caller knows whom to notify without the statement collecting the
+ *     queues of every inserted row: 13% of a 200,000-row insert).
+ *
+ * jsonb_to_recordset reads a JSON null payload as SQL NULL; coalesce keeps it a JSON null.
+ *
+ * Rows without a unique key take the plain path: a bare INSERT that returns only what the
+ * database decided (id and times); the caller already holds everything else. Their ids ascend
+ * with `i`, which is how the caller matches them back.
+ *
+ * Rows with a unique key: duplicates inside the batch collapse onto the first; a conflict with
+ * a live job takes that job (DO UPDATE locks and returns it even when it was committed after
+ * this statement's snapshot, which DO NOTHING + SELECT would miss). `inserted` tells new rows
+ * (xmax = 0) from existing ones, whose full JSON is returned since they may differ from input.
+ */
+export function insertJobsSql(schema: string): string {
+  const jobs = `${quoteIdent(schema)}.jobs`;
+  return `with input as (
+  select * from jsonb_to_recordset($1::jsonb) as x(
+    i integer, queue text, payload jsonb, priority integer, run_at timestamptz,
+    delay_ms bigint, max_attempts integer, unique_key text)
+), plain as (
+  insert into ${jobs} (queue, payload, priority, run_at, max_attempts)
+  select queue, coalesce(payload, 'null'::jsonb), priority,
+         coalesce(run_at, now() + coalesce(delay_ms, 0) * interval '1 millisecond'), max_attempts
+  from input where unique_key is null
+  order by i
+  returning id, queue, run_at, inserted_at
+), first_of_key as (
+  select distinct on (queue, unique_key) * from input where unique_key is not null
+  order by queue, unique_key, i
+), keyed as (
+  insert into ${jobs} (queue, payload, priority, run_at, max_attempts, unique_key)
+  select queue, coalesce(payload, 'null'::jsonb), priority,
+         coalesce(run_at, now() + coalesce(delay_ms, 0) * interval '1 millisecond'),
+         max_attempts, unique_key
+  from first_of_key
+  -- Key order, not input order: concurrent batches sharing keys then take the index's locks in
+  -- the same order and cannot deadlock. Keyed rows are matched back by key, so order is free.
+  order by queue, unique_key
+  on conflict (queue, unique_key)
+    where unique_key is not null and status in ('scheduled', 'running', 'retrying')
+    do update set unique_key = excluded.unique_key
+  returning *, (xmax = 0) as inserted
+), notified as (
+  select pg_notify($2, queue)
+  from (select jsonb_array_elements_text($3::jsonb) as queue union select queue from keyed where inserted) q
+)
+select id::text as id, (extract(epoch from run_at) * 1000)::float8 as run_at_ms,
+       (extract(epoch from inserted_at) * 1000)::float8 as inserted_at_ms, null::text as job, true as inserted
+from plain where (select count(*) from notified) >= 0
+union all
+select null, null, null, ${jobJson("keyed")}, keyed.inserted
+from keyed where (select count(*) from notified) >= 0`;
+}

@@ -1,0 +1,216 @@
+import type pg from "pg";
+import { reconnectDelayMs, retryDelayMs, type BackoffSettings } from "./backoff.js";
+import type { Job } from "../types.js";
+import { describeThrown } from "../config/logger.js";
+import { completeJobsSql } from "../db/sql/completeJobs.js";
+import { failJobsSql } from "../db/sql/failJobs.js";
+
+export interface AttemptError {
+  attempt: number;
+  message: string;
+  stack?: string;
+}
+
+/** A failed attempt as it is written: when to retry, and the error kept on the job. */
+export interface FailedAttempt {
+  job: Job;
+  delayMs: number;
+  error: AttemptError;
+}
+
+interface Failure extends FailedAttempt {
+  thrown: unknown;
+}
+
+/** The retry delay and error record of a job's failed attempt, whatever its handler threw. */
+export function failedAttempt(job: Job, thrown: unknown, backoff: BackoffSettings): FailedAttempt {
+  const { message, stack } = describeThrown(thrown);
+  return { job, delayMs: retryDelayMs(job.attempt, backoff), error: { attempt: job.attempt, message, stack } };
+}
+
+/** Where and as whom outcomes are written; `named` prepares the statements per connection. */
+export interface OutcomeTarget {
+  pool: pg.Pool;
+  schema: string;
+  workerId: string;
+  named: boolean;
+}
+
+/** Marks jobs completed (see completeJobsSql for the guard). Returns the ids that were completed. */
+export async function writeCompleted(target: OutcomeTarget, jobs: readonly Job[]): Promise<Set<string>> {
+  const { rows } = await target.pool.query<{ id: string }>({
+    name: target.named ? `sidetrack_complete_${target.schema}` : undefined,
+    text: completeJobsSql(target.schema),
+    values: [jobs.map((j) => j.id), target.workerId],
+  });
+  return new Set(rows.map((r) => r.id));
+}
+
+/** Records failed attempts (retrying or failed, see failJobsSql). Returns each written job's new status. */
+export async function writeFailed(
+  target: OutcomeTarget,
+  failures: readonly FailedAttempt[],
+): Promise<Map<string, "retrying" | "failed">> {
+  const input = JSON.stringify(failures.map((f) => ({ id: f.job.id, delay_ms: f.delayMs, error: f.error })));
+  const { rows } = await target.pool.query<{ id: string; status: "retrying" | "failed" }>({
+    name: target.named ? `sidetrack_fail_${target.schema}` : undefined,
+    text: failJobsSql(target.schema),
+    values: [input, target.workerId],
+  });
+  return new Map(rows.map((r) => [r.id, r.status]));
+}
+
+export interface CompleterOptions {
+  pool: pg.Pool;
+  schema: string;
+  workerId: string;
+  preparedStatements: boolean;
+  onCompleted: (job: Job) => void;
+  onFailed: (job: Job, status: "retrying" | "failed", thrown: unknown) => void;
+  onError: (error: unknown) => void;
+}
+
+/**
+ * Writes outcomes in batches. Outcomes that arrive while a write is in flight wait for the next
+ * one, so under load each round trip carries many jobs and when idle a job is written at once.
+ * A failed write keeps its outcomes and is retried until it succeeds; their ids stay listed in
+ * `pendingIds()` so the heartbeat keeps their leases alive meanwhile.
+ */
+export class Completer {
+  #completed: Job[] = [];
+  #failed: Failure[] = [];
+  /** Outcomes of the write in flight: their leases are renewed too until it lands. */
+  #writing: string[] = [];
+  /** Completions riding in a claim statement now (see carry()). */
+  #carrying: string[] = [];
+  /** While the fetcher carries completions in its claims, complete() leaves the writing to it. */
+  #carried = false;
+  #flushing: Promise<void> | undefined;
+  #failures = 0;
+  readonly #target: OutcomeTarget;
+
+  constructor(private readonly options: CompleterOptions) {
+    this.#target = { pool: options.pool, schema: options.schema, workerId: options.workerId, named: options.preparedStatements };
+  }
+
+  complete(job: Job): void {
+    this.#completed.push(job);
+    if (!this.#carried) this.#kick();
+  }
+
+  /**
+   * Carrying: the fetcher writes completions in the claim statement it sends next (one statement
+   * per cycle instead of two). While on, the fetcher must either carry() what is waiting or
+   * flush() it each time it wakes; turning it off writes whatever is waiting.
+   */
+  setCarried(on: boolean): void {
+    this.#carried = on;
+    if (!on) this.flush();
+  }
+
+  /** Hands the completions waiting now to a claim that will write them. */
+  carry(): Job[] {
+    const jobs = this.#completed.splice(0);
+    if (jobs.length > 0) this.#carrying = jobs.map((j) => j.id);
+    return jobs;
+  }
+
+  /** The claim carrying `jobs` committed; `done` are those it completed (the guard may skip some). */
+  carried(jobs: readonly Job[], done: ReadonlySet<string>): void {
+    this.#carrying = [];
+    this.#reportCompleted(jobs, done);
+  }
+
+  /** The claim carrying `jobs` failed: they wait for the next write. */
+  carryFailed(jobs: readonly Job[]): void {
+    this.#carrying = [];
+    this.#completed.unshift(...jobs);
+    this.flush();
+  }
+
+  /** Writes what is waiting, soon (batched with whatever else finishes in this turn). */
+  flush(): void {
+    if (this.pending > 0) this.#kick();
+  }
+
+  fail(attempt: FailedAttempt, thrown: unknown): void {
+    this.#failed.push({ ...attempt, thrown });
+    this.#kick();
+  }
+
+  /** Jobs whose outcome is not written yet: waiting, or in the write in flight. */
+  pendingIds(): string[] {
+    return [...this.#writing, ...this.#carrying, ...this.#completed.map((j) => j.id), ...this.#failed.map((f) => f.job.id)];
+  }
+
+  get pending(): number {
+    return this.#completed.length + this.#failed.length;
+  }
+
+  /** Resolves once everything handed in so far is written (or `deadline` passes). */
+  async drain(deadline = Number.POSITIVE_INFINITY): Promise<void> {
+    while (this.pending > 0 || this.#flushing) {
+      if (Date.now() > deadline) return;
+      this.#kick();
+      await Promise.race([this.#flushing, new Promise((r) => setTimeout(r, 50))]);
+    }
+  }
+
+  #kick(): void {
+    if (this.#flushing) return;
+    // setImmediate lets the outcomes of jobs that finish in the same tick share the write.
+    this.#flushing = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.#flush())
+      .finally(() => {
+        this.#flushing = undefined;
+        if (this.pending > 0) this.#kick();
+      });
+  }
+
+  async #flush(): Promise<void> {
+    const completed = this.#completed.splice(0);
+    const failed = this.#failed.splice(0);
+    this.#writing = [...completed.map((j) => j.id), ...failed.map((f) => f.job.id)];
+    try {
+      await this.#write(completed, failed);
+    } finally {
+      this.#writing = [];
+    }
+  }
+
+  async #write(completed: Job[], failed: Failure[]): Promise<void> {
+    try {
+      if (completed.length > 0) {
+        this.#reportCompleted(completed, await writeCompleted(this.#target, completed));
+      }
+    } catch (error) {
+      this.#completed.unshift(...completed);
+      this.#failed.unshift(...failed);
+      return this.#backOff(error);
+    }
+    try {
+      if (failed.length > 0) {
+        const status = await writeFailed(this.#target, failed);
+        for (const f of failed) {
+          const s = status.get(f.job.id);
+          if (s) this.options.onFailed(f.job, s, f.thrown);
+        }
+      }
+    } catch (error) {
+      this.#failed.unshift(...failed);
+      return this.#backOff(error);
+    }
+    this.#failures = 0;
+  }
+
+  /** Jobs missing from `done` were cancelled or rescued meanwhile: nothing to report. */
+  #reportCompleted(jobs: readonly Job[], done: ReadonlySet<string>): void {
+    for (const job of jobs) if (done.has(job.id)) this.options.onCompleted(job);
+  }
+
+  async #backOff(error: unknown): Promise<void> {
+    this.#failures++;
+    this.options.onError(error);
+    await new Promise((r) => setTimeout(r, reconnectDelayMs(this.#failures)));
+  }
+}

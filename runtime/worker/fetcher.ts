@@ -1,0 +1,144 @@
+import type pg from "pg";
+import { reconnectDelayMs } from "./backoff.js";
+import { parseClaimedJob, type ClaimedRow, type Job } from "../types.js";
+import { fetchJobsSql } from "../db/sql/fetchJobs.js";
+
+/** What the fetcher may claim right now: per-queue limits and the process total. */
+export interface FreeSlots {
+  queues: string[];
+  limits: number[];
+  total: number;
+}
+
+export interface FetcherOptions {
+  pool: pg.Pool;
+  schema: string;
+  workerId: string;
+  preparedStatements: boolean;
+  leaseMs: number;
+  pollIntervalMs: number;
+  /** Free capacity now, or undefined when every slot is taken. */
+  freeSlots: () => FreeSlots | undefined;
+  /** Completions to write in the claims (the worker's Completer), when there are any. */
+  completions?: CarriedCompletions;
+  onJobs: (jobs: Job[]) => void;
+  onError: (error: unknown) => void;
+}
+
+/** What the fetcher needs of the Completer to carry completions in its claims. */
+export interface CarriedCompletions {
+  setCarried(on: boolean): void;
+  carry(): Job[];
+  carried(jobs: readonly Job[], done: ReadonlySet<string>): void;
+  carryFailed(jobs: readonly Job[]): void;
+  flush(): void;
+}
+
+type ClaimResultRow = ClaimedRow & { completed_ids: string[] | null };
+
+/**
+ * The fetch loop: one claim in flight at a time per process. It fetches when there may be work
+ * (a NOTIFY arrived, the poll interval passed, or the last claim came back full) and a slot is
+ * free. Wake-ups that arrive during a claim fold into one follow-up claim, so a burst of
+ * notifications never becomes a burst of queries.
+ *
+ * Each claim also writes the completions that arrived since the previous one, so a busy worker
+ * sends one statement per cycle. Whenever it wakes and will not claim, it hands them to the
+ * completer to write on their own, so a completion never waits for work to arrive.
+ */
+export class Fetcher {
+  #mayHaveWork = true;
+  #running = false;
+  #loop: Promise<void> | undefined;
+  #poll: NodeJS.Timeout | undefined;
+  #wakeUp: (() => void) | undefined;
+  #failures = 0;
+  readonly #sql: string;
+
+  constructor(private readonly options: FetcherOptions) {
+    this.#sql = fetchJobsSql(options.schema);
+  }
+
+  start(): void {
+    this.#running = true;
+    this.options.completions?.setCarried(true);
+    this.#poll = setInterval(() => this.wake(), this.options.pollIntervalMs);
+    this.#loop = this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    clearInterval(this.#poll);
+    this.#wakeUp?.();
+    await this.#loop;
+    this.options.completions?.setCarried(false);
+  }
+
+  /** There may be new work (a NOTIFY, a poll tick, a reconnect). */
+  wake(): void {
+    this.#mayHaveWork = true;
+    this.#wakeUp?.();
+  }
+
+  /** A slot was freed: claim again if there may still be work. */
+  slotFreed(): void {
+    this.#wakeUp?.();
+  }
+
+  async #run(): Promise<void> {
+    const completions = this.options.completions;
+    while (this.#running) {
+      const free = this.#mayHaveWork ? this.options.freeSlots() : undefined;
+      if (!free) {
+        completions?.flush();
+        await new Promise<void>((resolve) => (this.#wakeUp = resolve));
+        this.#wakeUp = undefined;
+        // Let every job that finishes in this turn of the event loop free its slot first, so
+        // the next claim fills them all in one statement instead of one claim per slot.
+        await new Promise((resolve) => setImmediate(resolve));
+        continue;
+      }
+      this.#mayHaveWork = false;
+      const carried = completions?.carry() ?? [];
+      try {
+        const { rows } = await this.options.pool.query<ClaimResultRow>({
+          // Named: parsed and planned once per connection, not on every claim.
+          name: this.options.preparedStatements ? `sidetrack_fetch_${this.options.schema}` : undefined,
+          text: this.#sql,
+          values: [
+            free.queues,
+            free.limits,
+            free.total,
+            this.options.workerId,
+            this.options.leaseMs,
+            carried.map((job) => job.id),
+          ],
+        });
+        this.#failures = 0;
+        // One row carries no job, only which of the carried jobs were completed (never null there).
+        const jobs: Job[] = [];
+        let completed: string[] = [];
+        for (const row of rows) {
+          if (row.completed_ids === null) jobs.push(parseClaimedJob(row));
+          else completed = row.completed_ids;
+        }
+        if (carried.length > 0) completions!.carried(carried, new Set(completed));
+        // A full batch (overall or for one queue) means more may be waiting; a short one means drained.
+        if (jobs.length >= free.total || anyQueueFull(jobs, free)) this.#mayHaveWork = true;
+        if (jobs.length > 0) this.options.onJobs(jobs);
+      } catch (error) {
+        if (carried.length > 0) completions!.carryFailed(carried);
+        this.#failures++;
+        this.#mayHaveWork = true;
+        this.options.onError(error);
+        await new Promise((r) => setTimeout(r, reconnectDelayMs(this.#failures)));
+      }
+    }
+  }
+}
+
+function anyQueueFull(jobs: Job[], free: FreeSlots): boolean {
+  const counts = new Map<string, number>();
+  for (const job of jobs) counts.set(job.queue, (counts.get(job.queue) ?? 0) + 1);
+  return free.queues.some((queue, i) => (counts.get(queue) ?? 0) >= free.limits[i]!);
+}
