@@ -9,6 +9,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^sidetrack\/prisma$/, replacement: runtime("prisma.ts") },
+      { find: /^sidetrack\/generated$/, replacement: runtime("generated.ts") },
       { find: /^sidetrack$/, replacement: runtime("index.ts") },
     ],
   },

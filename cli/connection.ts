@@ -1,7 +1,8 @@
 import { userInfo } from "node:os";
 import pg from "pg";
 import type { Argv } from "yargs";
-import { DEFAULT_SCHEMA, migrationStatus, MIGRATIONS, SidetrackValidationError } from "../runtime/index.js";
+import { DEFAULT_SCHEMA, migrationStatus, SidetrackValidationError } from "../runtime/index.js";
+import { MIGRATIONS } from "../runtime/db/migrations/index.js";
 import { validateSchemaName } from "../runtime/config/identifiers.js";
 import { notMigrated, toCliError, UsageError, type Endpoint } from "./errors.js";
 import { displayUrl, registerConnectionSecrets } from "./redact.js";

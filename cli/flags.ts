@@ -1,4 +1,5 @@
-import { parseDuration } from "../runtime/index.js";
+import { parseDuration } from "../runtime/config/duration.js";
+import { isJobId } from "../runtime/config/identifiers.js";
 import { UsageError } from "./errors.js";
 
 // Flag values yargs cannot check by itself; a bad one is a usage error (exit 2).
@@ -19,6 +20,6 @@ export function durationFlag(value: string, flag: string): number {
 
 /** A job id: a positive integer that fits the bigint column. */
 export function jobIdFlag(value: string, what: string): string {
-  if (!/^[0-9]{1,18}$/.test(String(value))) throw new UsageError(`${what} must be a positive integer (a job id), got ${JSON.stringify(value)}`);
+  if (!isJobId(value)) throw new UsageError(`${what} must be a positive integer (a job id), got ${JSON.stringify(value)}`);
   return String(value);
 }

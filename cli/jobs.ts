@@ -1,9 +1,6 @@
 import type { Argv, CommandModule } from "yargs";
-import { cancelChannel } from "../runtime/config/identifiers.js";
-import { JOB_STATUSES, RETRYABLE_STATUSES, retryJob, retryJobs, usePg, type Job, type JobStatus, type RetryableStatus } from "../runtime/index.js";
-import { parseJob } from "../runtime/types.js";
-import { cancelJobSql } from "../runtime/db/sql/cancelJob.js";
-import { getJobSql, listJobsSql } from "../runtime/db/sql/readJobs.js";
+import { JOB_STATUSES, RETRYABLE_STATUSES, retryJob, retryJobs, type Job, type JobStatus, type RetryableStatus } from "../runtime/index.js";
+import { cancelJob, getJob, listJobs } from "../runtime/client/jobs.js";
 import type pg from "pg";
 import { connectionOptions, requireMigrated, resolveTarget, withDatabase, type ConnectionArgs, type Target } from "./connection.js";
 import { CliError, EXIT, UsageError } from "./errors.js";
@@ -48,8 +45,8 @@ const listCommand: CommandModule<object, ListArgs> = {
     const after = args.after === undefined ? null : jobIdFlag(args.after, "--after");
     await withMigratedDatabase(args, async (pool, target) => {
       if (args.queue !== undefined) await requireKnownQueue(pool, target.schema, args.queue);
-      const rows = await usePg(pool).query<{ job: string }>(listJobsSql(target.schema), [args.queue ?? null, args.status ?? null, limit, after]);
-      const jobs = rows.map((r) => parseJob(r.job));
+      const filter = { queue: args.queue, status: args.status, limit, afterId: after ?? undefined };
+      const jobs = await listJobs(pool, filter, { schema: target.schema });
       if (args.json) out(JSON.stringify(jobs, null, 2));
       else out(jobs.length > 0 ? formatJobList(jobs) : "no jobs match");
       if (jobs.length === limit) note(`showing the first ${limit}; next page: --after ${jobs[jobs.length - 1]!.id}`);
@@ -129,10 +126,10 @@ const cancelCommand: CommandModule<object, IdArgs> = {
   handler: async (args) => {
     const id = jobIdFlag(args.id, "job id");
     await withMigratedDatabase(args, async (pool, target) => {
-      const [row] = await usePg(pool).query<{ previous_status: JobStatus }>(cancelJobSql(target.schema), [id, cancelChannel(target.schema)]);
-      if (row) {
-        const running = row.previous_status === "running" ? ": the worker running it aborts its handler" : "";
-        out(`job ${id} cancelled (was ${row.previous_status}${running})`);
+      const previous = await cancelJob(pool, id, { schema: target.schema });
+      if (previous) {
+        const running = previous === "running" ? ": the worker running it aborts its handler" : "";
+        out(`job ${id} cancelled (was ${previous}${running})`);
         return;
       }
       const job = await readJob(pool, target, id);
@@ -188,9 +185,9 @@ async function withMigratedDatabase(args: ConnectionArgs, fn: (pool: pg.Pool, ta
 }
 
 async function readJob(pool: pg.Pool, target: Target, id: string): Promise<Job> {
-  const [row] = await usePg(pool).query<{ job: string }>(getJobSql(target.schema), [id]);
-  if (!row) throw unknownJob(id, target);
-  return parseJob(row.job);
+  const job = await getJob(pool, id, { schema: target.schema });
+  if (!job) throw unknownJob(id, target);
+  return job;
 }
 
 function unknownJob(id: string, target: Target): CliError {

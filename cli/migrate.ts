@@ -1,5 +1,6 @@
 import type { Argv, CommandModule } from "yargs";
-import { MIGRATIONS, migrationStatus, renderMigration, runMigrations } from "../runtime/index.js";
+import { migrationStatus, runMigrations } from "../runtime/index.js";
+import { MIGRATIONS, renderMigration } from "../runtime/db/migrations/index.js";
 import { connectionOptions, migrationLabel, resolveTarget, withDatabase, type ConnectionArgs } from "./connection.js";
 import { EXIT } from "./errors.js";
 import { note, out, progress } from "./output.js";

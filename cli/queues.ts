@@ -1,6 +1,6 @@
 import type pg from "pg";
 import { isValidQueueName } from "../runtime/config/identifiers.js";
-import { knownQueues, queueHasJobs } from "../runtime/index.js";
+import { knownQueues, queueHasJobs } from "../runtime/client/admin.js";
 import { CliError, UsageError } from "./errors.js";
 
 /**

@@ -1,12 +1,16 @@
-/**
- * Every error Sidetrack throws on purpose is a SidetrackError, so callers can tell
- * "you gave me bad input" apart from a database failure.
- */
+// Every error class Sidetrack throws or hands to user code, in one place. All extend
+// SidetrackError, so `error instanceof SidetrackError` tells Sidetrack's own errors from a
+// driver's or a handler's; each subclass is exported so callers can match the case they handle.
+
+/** The base of every error Sidetrack raises on purpose. */
 export class SidetrackError extends Error {
   override name = "SidetrackError";
 }
 
-/** Bad input from the caller: an unknown queue, a payload that is not JSON, a bad date… Nothing was written. */
+/**
+ * Bad input from the caller: an unknown queue, a payload that is not JSON, a bad option… The
+ * message names the queue and the property; nothing was written.
+ */
 export class SidetrackValidationError extends SidetrackError {
   override name = "SidetrackValidationError";
   constructor(
@@ -23,4 +27,34 @@ export class SidetrackValidationError extends SidetrackError {
 /** The schema in the database does not match what this version of Sidetrack expects. */
 export class SidetrackMigrationError extends SidetrackError {
   override name = "SidetrackMigrationError";
+}
+
+/**
+ * A retry collided with a live job's unique key that appeared while it ran (an insert
+ * committed concurrently). Nothing of that batch changed; running the retry again skips it.
+ */
+export class SidetrackUniqueConflictError extends SidetrackError {
+  override name = "SidetrackUniqueConflictError";
+}
+
+/**
+ * The attempt ran past its queue's `timeout`: the handler's `signal.reason`, and the error the
+ * failed attempt records (`job:retrying` / `job:failed` receive it).
+ */
+export class JobTimeoutError extends SidetrackError {
+  override name = "JobTimeoutError";
+}
+
+/** Why a running job's handler was aborted. */
+export type AbortReason = "timeout" | "cancelled" | "lease-lost" | "shutdown";
+
+/**
+ * The handler's `signal.reason` when its job was cancelled, its worker lost the job's lease, or
+ * the worker shut down past its grace period. `reason` says which.
+ */
+export class JobAbortedError extends SidetrackError {
+  override name = "JobAbortedError";
+  constructor(readonly reason: AbortReason) {
+    super(`job aborted: ${reason}`);
+  }
 }

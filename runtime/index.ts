@@ -1,27 +1,29 @@
-// `sidetrack`: what applications import at run time. Never imports generator/ or a compiler.
+// `sidetrack`: the API applications use. What the generated client needs beyond it lives behind
+// `sidetrack/generated`; everything else is internal. Never imports generator/ or a compiler.
 export { Sidetrack } from "./client/sidetrack.js";
 export type { SidetrackConfig, DatabaseOptions, InsertJobOptions, InsertManyItem, ListJobsOptions } from "./client/sidetrack.js";
-export { usePg, toDbClient } from "./db/clients.js";
-export type { DbClient, AnyDbClient, PgQueryable, PrismaQueryable } from "./db/clients.js";
-export { runMigrations, migrationStatus } from "./db/migrate.js";
-export type { MigrationTarget, MigrationState, MigrationResult } from "./db/migrate.js";
-export { MIGRATIONS, renderMigration, migrationFileName, migrationChecksum } from "./db/migrations/index.js";
+export { queueStatus, retryJob, retryJobs, RETRYABLE_STATUSES } from "./client/admin.js";
+export type { QueueStatus, QueueStatusOptions, RetryableStatus, RetrySkip, RetryJobsOptions, RetryJobsResult, RetryJobResult } from "./client/admin.js";
 export { defineQueues, queue } from "./config/queue-options.js";
 export type { QueueOptions, QueueDefinition, CronOptions, PayloadsOf } from "./config/queue-options.js";
-export { prepareInsert, insertRows, uniqueKeyFromPayload } from "./insert/insert.js";
-export type { InsertOptions, InsertRow } from "./insert/insert.js";
-export { JOB_STATUSES } from "./types.js";
-export type { Job, JobStatus, JobError, InsertedJob } from "./types.js";
-export { parseDuration } from "./config/duration.js";
+export type { WorkerOptions, RetentionOptions } from "./config/worker-options.js";
 export type { Duration } from "./config/duration.js";
-export { SidetrackError, SidetrackValidationError, SidetrackMigrationError } from "./errors.js";
 export { DEFAULT_SCHEMA } from "./config/identifiers.js";
-export type { Handler, JobContext, Logger, WorkerOptions, RetentionOptions, SidetrackEvents } from "./config/worker-options.js";
-export { validatePayload, findPayloadProblem, describeSchema } from "./insert/validate.js";
-export type { PayloadSchema, PayloadProblem } from "./insert/validate.js";
-export { insertGenerated, toInsertItems, runTransaction, requireHandlers } from "./insert/generated-support.js";
-export type { GeneratedQueue, InsertItem, PgPool, PgPoolClient } from "./insert/generated-support.js";
-export { queueStatus, knownQueues, queueHasJobs, retryJob, retryJobs, RETRYABLE_STATUSES, SidetrackUniqueConflictError } from "./client/admin.js";
-export type { QueueStatus, QueueStatusOptions, RetryableStatus, RetrySkip, RetryJobsOptions, RetryJobsResult, RetryJobResult } from "./client/admin.js";
-export { CronService, validateCron, normalizeCronExpression, nextCronTick, latestCronTick, cronTicks, planCronTick } from "./cron/service.js";
-export type { CronSchedule, ScheduleCronOptions, CronServiceConfig, TickPlan, ValidCron } from "./cron/service.js";
+export { consoleLogger } from "./config/logger.js";
+export { usePg } from "./db/clients.js";
+export type { DbClient, AnyDbClient, PgQueryable, PrismaQueryable, UsePgOptions } from "./db/clients.js";
+export { runMigrations, migrationStatus } from "./db/migrate.js";
+export type { MigrationTarget, MigrationState, MigrationResult } from "./db/migrate.js";
+export type { InsertOptions } from "./insert/insert.js";
+export { cronTicks } from "./cron/expression.js";
+export { JOB_STATUSES } from "./types.js";
+export type { Job, JobStatus, JobError, InsertedJob, Handler, JobContext, Logger, SidetrackEvents, CronSchedule, ScheduleCronOptions } from "./types.js";
+export {
+  SidetrackError,
+  SidetrackValidationError,
+  SidetrackMigrationError,
+  SidetrackUniqueConflictError,
+  JobTimeoutError,
+  JobAbortedError,
+} from "./errors.js";
+export type { AbortReason } from "./errors.js";

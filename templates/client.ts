@@ -1,6 +1,6 @@
 // The shape of `<out>/client.ts`: the typed layer over the runtime that applications import.
 // Everything queue-specific (payload types, options, validators) is baked in as literals, so the
-// file imports only "sidetrack" — never the declaration, never a compiler.
+// file imports only "sidetrack" and "sidetrack/generated" — never the declaration, never a compiler.
 import type { PayloadSchema } from "../runtime/insert/validate.js";
 import { header } from "./header.js";
 
@@ -28,23 +28,25 @@ export function renderClient({ source, schema, queues }: ClientTemplateInput): s
 /* eslint-disable */
 import {
   Sidetrack,
+  type AnyDbClient,
+  type DatabaseOptions,
+  type Handler,
+  type InsertOptions,
+  type InsertedJob,
+  type Job,
+  type WorkerOptions,
+} from "sidetrack";
+import {
   insertGenerated,
   requireHandlers,
   runTransaction,
   toInsertItems,
   validatePayload,
-  type AnyDbClient,
-  type DatabaseOptions,
   type GeneratedQueue,
-  type Handler,
   type InsertItem,
-  type InsertOptions,
-  type InsertedJob,
-  type Job,
   type PgPool,
   type PgPoolClient,
-  type WorkerOptions,
-} from "sidetrack";
+} from "sidetrack/generated";
 
 /** The PostgreSQL schema holding Sidetrack's tables. */
 export const schema = ${JSON.stringify(schema)};

@@ -2,17 +2,9 @@
 // sequences, no waiting), missed ticks after downtime, one job per tick under racing services,
 // and deactivation/deletion taking effect in a running worker.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  CronService,
-  cronTicks,
-  latestCronTick,
-  nextCronTick,
-  planCronTick,
-  runMigrations,
-  Sidetrack,
-  SidetrackValidationError,
-  validateCron,
-} from "../runtime/index.js";
+import { cronTicks, runMigrations, Sidetrack, SidetrackValidationError } from "../runtime/index.js";
+import { latestCronTick, nextCronTick, planCronTick, validateCron } from "../runtime/cron/expression.js";
+import { CronService } from "../runtime/cron/service.js";
 import { createTestDatabase, type TestDatabase } from "./support/database.js";
 
 let db: TestDatabase;

@@ -5,15 +5,8 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  insertGenerated,
-  runMigrations,
-  Sidetrack,
-  SidetrackValidationError,
-  usePg,
-  type GeneratedQueue,
-  type Job,
-} from "../runtime/index.js";
+import { runMigrations, Sidetrack, SidetrackValidationError, usePg, type Job } from "../runtime/index.js";
+import { insertGenerated, type GeneratedQueue } from "../runtime/generated.js";
 import { createTestDatabase, type TestDatabase } from "./support/database.js";
 
 type Queues = {

@@ -1,6 +1,7 @@
 import pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
-import { MIGRATIONS, migrationStatus, runMigrations, SidetrackMigrationError } from "../runtime/index.js";
+import { migrationStatus, runMigrations, SidetrackMigrationError } from "../runtime/index.js";
+import { MIGRATIONS } from "../runtime/db/migrations/index.js";
 import { createTestDatabase, type TestDatabase } from "./support/database.js";
 
 let db: TestDatabase;

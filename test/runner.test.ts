@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Job } from "../runtime/types.js";
-import { JobAbortedError, JobRun, JobTimeoutError } from "../runtime/worker/job-run.js";
+import { JobAbortedError, JobTimeoutError } from "../runtime/errors.js";
+import { JobRun } from "../runtime/worker/job-run.js";
 
 // The runner alone (no database): how a handler's outcome and its signal behave now that the
 // AbortController is made only when the handler reads `signal`.

@@ -8,18 +8,9 @@ import { fileURLToPath } from "node:url";
 import { inspect } from "node:util";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  insertGenerated,
-  queueHasJobs,
-  queueStatus,
-  knownQueues,
-  retryJob,
-  retryJobs,
-  runMigrations,
-  Sidetrack,
-  type DbClient,
-  type Logger,
-} from "../runtime/index.js";
+import { queueStatus, retryJob, retryJobs, runMigrations, Sidetrack, type DbClient, type Logger } from "../runtime/index.js";
+import { knownQueues, queueHasJobs } from "../runtime/client/admin.js";
+import { insertGenerated } from "../runtime/generated.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../scripts/embedded-postgres.js";
 import { createTestDatabase, type TestDatabase } from "./support/database.js";
 import { nextEvent } from "./support/events.js";

@@ -1,9 +1,10 @@
 // Operator functions behind `sidetrack status` and `sidetrack jobs retry`; usable from code too.
 import { toDbClient, type AnyDbClient } from "../db/clients.js";
-import { RETENTION_COMPLETED_DEFAULT_MS } from "../config/defaults.js";
-import { SidetrackError, SidetrackValidationError } from "../errors.js";
+import { RETENTION_COMPLETED_DEFAULT_MS, RETRY_BATCH_DEFAULT } from "../config/defaults.js";
+import { SidetrackUniqueConflictError, SidetrackValidationError } from "../errors.js";
 import { DEFAULT_SCHEMA, jobsChannel, validateSchemaName } from "../config/identifiers.js";
-import { parseJob, type Job, type JobStatus } from "../types.js";
+import { parseJob } from "../db/rows.js";
+import type { Job, JobStatus } from "../types.js";
 import { getJobSql } from "../db/sql/readJobs.js";
 import { countRetryableSql, retryJobsSql } from "../db/sql/retryJobs.js";
 import { knownQueuesSql, queueExistsSql, queueStatusSql } from "../db/sql/status.js";
@@ -79,14 +80,6 @@ export interface RetrySkip {
   heldBy: string;
 }
 
-/**
- * A retry collided with a live job's unique key that appeared while it ran (an insert
- * committed concurrently). Nothing of that batch changed; running the retry again skips it.
- */
-export class SidetrackUniqueConflictError extends SidetrackError {
-  override name = "SidetrackUniqueConflictError";
-}
-
 export interface RetryJobsOptions {
   schema?: string;
   queue: string;
@@ -112,7 +105,7 @@ export interface RetryJobsResult {
 export async function retryJobs(db: AnyDbClient, options: RetryJobsOptions): Promise<RetryJobsResult> {
   const schema = validateSchemaName(options.schema ?? DEFAULT_SCHEMA);
   const status = retryableStatus(options.status ?? "failed");
-  const batchSize = options.batchSize ?? 1000;
+  const batchSize = options.batchSize ?? RETRY_BATCH_DEFAULT;
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new SidetrackValidationError(`retryJobs: batchSize must be a positive integer, got ${batchSize}`);
   }

@@ -54,3 +54,44 @@ export const CRON_MISSED_AFTER_DEFAULT_MS = 60_000;
 
 /** Cron: the timezone a schedule is read in when none is given. */
 export const CRON_TIMEZONE_DEFAULT = "UTC";
+
+/** Connections in the pool Sidetrack creates from a connection string (`databaseOptions.max`). */
+export const POOL_SIZE_DEFAULT = 10;
+
+/** Jobs `listJobs()` returns when no `limit` is given; page on with `afterId`. */
+export const LIST_LIMIT_DEFAULT = 1_000;
+
+/** Jobs `retryJobs()` moves per statement, so a bulk retry never holds many row locks at once. */
+export const RETRY_BATCH_DEFAULT = 1_000;
+
+/** Jobs one rescuer round returns to the queue (the rest wait for the next round, a second later). */
+export const RESCUE_BATCH = 1_000;
+
+/** Jobs one pruner statement deletes, so pruning a backlog never holds a long transaction. */
+export const PRUNE_BATCH = 10_000;
+
+/**
+ * On stop, how long outcomes already produced may take to be written before the worker lets go
+ * anyway (a dead database must not hold shutdown forever; those jobs come back through their
+ * lease).
+ */
+export const DRAIN_DEADLINE_MS = 10_000;
+
+/**
+ * Leases are renewed every lease / HEARTBEAT_FRACTION, so two heartbeats can fail before a lease
+ * lapses; never more often than HEARTBEAT_FLOOR_MS, whatever the lease.
+ */
+export const HEARTBEAT_FRACTION = 3;
+export const HEARTBEAT_FLOOR_MS = 50;
+
+/** Reconnect backoff for every database operation: the first retry after 100 ms, doubling to 5 s. */
+export const RECONNECT_DELAY_FIRST_MS = 100;
+export const RECONNECT_DELAY_MAX_MS = 5_000;
+
+/**
+ * Smallest accepted settings, in milliseconds. A lease shorter than 100 ms cannot be renewed in
+ * time over a real network; poll and rescue intervals under 10 ms would spin the database.
+ */
+export const LEASE_DURATION_MIN_MS = 100;
+export const POLL_INTERVAL_MIN_MS = 10;
+export const RESCUE_INTERVAL_MIN_MS = 10;

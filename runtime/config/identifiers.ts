@@ -45,3 +45,13 @@ export function jobsChannel(schema: string): string {
 export function cancelChannel(schema: string): string {
   return `sidetrack_cancel_${schema}`;
 }
+
+/**
+ * A job id as text: 1 to 18 digits, so it always fits a bigint. The SQL side of the same rule
+ * is JOB_ID_SQL_PATTERN in db/sql/fragments.ts.
+ */
+export const JOB_ID_PATTERN = /^[0-9]{1,18}$/;
+
+export function isJobId(id: unknown): boolean {
+  return (typeof id === "string" || typeof id === "number") && JOB_ID_PATTERN.test(String(id));
+}

@@ -1,4 +1,4 @@
-import type { Logger } from "./worker-options.js";
+import type { Logger } from "../types.js";
 
 /** The default: silent except for errors, which go to stderr. */
 export const defaultLogger: Logger = {

@@ -1,15 +1,42 @@
+// Configuration, resolved and checked once, up front: `new Sidetrack(config)` (and with it the
+// generated createWorker) calls resolveConfig in its constructor, so a bad option fails there,
+// naming the field, before anything connects or runs. Defaults come from defaults.ts.
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
-import type { BackoffSettings } from "../worker/backoff.js";
+import { SidetrackValidationError } from "../errors.js";
+import type { Handler, Logger } from "../types.js";
 import * as D from "./defaults.js";
 import { parseDuration, type Duration } from "./duration.js";
-import { SidetrackValidationError } from "../errors.js";
+import { validateQueueName } from "./identifiers.js";
 import { defaultLogger } from "./logger.js";
-import type { RetentionMs } from "../worker/maintenance/pruner.js";
 import type { QueueOptions } from "./queue-options.js";
-import type { RunnableQueue } from "../worker/worker.js";
-import type { Handler, Logger, RetentionOptions, WorkerOptions } from "./worker-options.js";
+import { BACKOFF_KEYS, closest, CRON_KEYS, durationProblem, integerProblem, objectProblem, QUEUE_OPTION_NAMES, show, uniqueByProblem } from "./queue-rules.js";
+import type { RetentionOptions, WorkerOptions } from "./worker-options.js";
 
+/** Retry backoff of one queue, in milliseconds (the formula is in worker/backoff.ts). */
+export interface BackoffSettings {
+  baseMs: number;
+  maxMs: number;
+}
+
+/** Ages after which the pruner deletes finished jobs, in ms; null keeps that state forever. */
+export interface RetentionMs {
+  completedMs: number | null;
+  failedMs: number | null;
+  cancelledMs: number | null;
+}
+
+/** A queue this instance runs, with every option resolved. */
+export interface RunnableQueue {
+  name: string;
+  handler: Handler<any>;
+  /** Most running at once in this process. */
+  concurrency: number;
+  timeoutMs?: number;
+  backoff: BackoffSettings;
+}
+
+/** The worker side of a configuration, resolved. */
 export interface ResolvedWorkerOptions {
   workerId: string;
   concurrency: number;
@@ -20,19 +47,30 @@ export interface ResolvedWorkerOptions {
   pruneIntervalMs: number;
   retention: RetentionMs | false;
   handleSignals: boolean;
+  /** Name the hot statements so each connection prepares them once (off behind PgBouncer). */
+  preparedStatements: boolean;
   logger: Logger;
+  /** The queues that have a handler (and pass `onlyQueues`): what start() and runJob(s) run. */
   queues: Map<string, RunnableQueue>;
 }
 
-type QueueConfig = QueueOptions<any> & { handler?: Handler<any> };
+export type QueueConfig = QueueOptions<any> & { handler?: Handler<any> };
 
-/** Validates the worker side of a Sidetrack config once, up front, naming the field at fault. */
-export function resolveWorkerOptions(options: WorkerOptions, queues: Record<string, QueueConfig>): ResolvedWorkerOptions {
+/**
+ * Checks every queue's options and every worker option; throws a SidetrackValidationError
+ * naming the field (`queues.sendInvoice.maxAttempts must be an integer of at least 1, got 0`).
+ */
+export function resolveWorkerOptions(
+  options: WorkerOptions & { preparedStatements?: boolean },
+  queues: Record<string, QueueConfig>,
+): ResolvedWorkerOptions {
+  for (const [name, queue] of Object.entries(queues)) checkQueueOptions(name, queue);
   const concurrency = positiveInt(options.concurrency ?? D.CONCURRENCY_DEFAULT, "concurrency");
-  const leaseMs = duration(options.leaseDuration, D.LEASE_DURATION_DEFAULT_MS, "leaseDuration", 100);
+  const leaseMs = duration(options.leaseDuration, D.LEASE_DURATION_DEFAULT_MS, "leaseDuration", D.LEASE_DURATION_MIN_MS);
   const retention = options.retention === false ? false : resolveRetention(options.retention ?? {});
   const only = options.onlyQueues;
-  if (only) {
+  if (only !== undefined) {
+    if (!Array.isArray(only)) throw new SidetrackValidationError(`onlyQueues must be an array of queue names, got ${show(only)}`, undefined, "onlyQueues");
     for (const name of only) {
       if (!Object.hasOwn(queues, name)) {
         throw new SidetrackValidationError(`onlyQueues names unknown queue "${name}"; known queues: ${Object.keys(queues).join(", ")}`, name);
@@ -43,33 +81,78 @@ export function resolveWorkerOptions(options: WorkerOptions, queues: Record<stri
   for (const [name, queue] of Object.entries(queues)) {
     if (only && !only.includes(name)) continue;
     if (queue.handler === undefined) continue;
-    if (typeof queue.handler !== "function") {
-      throw new SidetrackValidationError(`queue "${name}": handler must be a function`, name, "handler");
-    }
     runnable.set(name, {
       name,
       handler: queue.handler,
-      concurrency: queue.concurrency === undefined ? concurrency : positiveInt(queue.concurrency, `queue "${name}" concurrency`),
-      timeoutMs: queue.timeout === undefined ? undefined : duration(queue.timeout, 0, `queue "${name}" timeout`, 1),
-      backoff: resolveBackoff(name, queue.backoff),
+      concurrency: queue.concurrency ?? concurrency,
+      timeoutMs: queue.timeout === undefined ? undefined : parseDuration(queue.timeout, `queues.${name}.timeout`),
+      backoff: {
+        baseMs: queue.backoff?.base === undefined ? D.BACKOFF_BASE_DEFAULT_MS : parseDuration(queue.backoff.base, `queues.${name}.backoff.base`),
+        maxMs: queue.backoff?.max === undefined ? D.BACKOFF_MAX_DEFAULT_MS : parseDuration(queue.backoff.max, `queues.${name}.backoff.max`),
+      },
     });
+  }
+  if (options.handleSignals !== undefined && typeof options.handleSignals !== "boolean") {
+    throw new SidetrackValidationError(`handleSignals must be a boolean, got ${show(options.handleSignals)}`, undefined, "handleSignals");
+  }
+  if (options.workerId !== undefined && (typeof options.workerId !== "string" || options.workerId === "")) {
+    throw new SidetrackValidationError(`workerId must be a non-empty string, got ${show(options.workerId)}`, undefined, "workerId");
   }
   return {
     workerId: options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`,
     concurrency,
-    pollIntervalMs: duration(options.pollInterval, D.POLL_INTERVAL_DEFAULT_MS, "pollInterval", 10),
+    pollIntervalMs: duration(options.pollInterval, D.POLL_INTERVAL_DEFAULT_MS, "pollInterval", D.POLL_INTERVAL_MIN_MS),
     leaseMs,
-    rescueIntervalMs: duration(options.rescueInterval, D.RESCUE_INTERVAL_DEFAULT_MS, "rescueInterval", 10),
+    rescueIntervalMs: duration(options.rescueInterval, D.RESCUE_INTERVAL_DEFAULT_MS, "rescueInterval", D.RESCUE_INTERVAL_MIN_MS),
     shutdownGraceMs: duration(options.shutdownGrace, D.SHUTDOWN_GRACE_DEFAULT_MS, "shutdownGrace", 0),
     pruneIntervalMs: D.PRUNE_INTERVAL_DEFAULT_MS,
     retention,
     handleSignals: options.handleSignals ?? true,
+    preparedStatements: options.preparedStatements ?? true,
     logger: options.logger ?? defaultLogger,
     queues: runnable,
   };
 }
 
+/**
+ * One queue's options against the rules of queue-rules.ts (the generator checks the
+ * declaration with the same functions). The cron payload is checked by the caller, which knows
+ * the insert limits.
+ */
+export function checkQueueOptions(name: string, queue: unknown): void {
+  validateQueueName(name);
+  const at = (field: string) => `queues.${name}.${field}`;
+  const fail = (field: string, problem: string): never => {
+    throw new SidetrackValidationError(`${at(field)} ${problem}`, name, at(field));
+  };
+  if (queue === null || typeof queue !== "object" || Array.isArray(queue)) {
+    throw new SidetrackValidationError(`queues.${name} must be an object of queue options, got ${show(queue)}`, name, `queues.${name}`);
+  }
+  const q = queue as Record<string, unknown>;
+  for (const key of Object.keys(q)) {
+    if (key === "handler" || (QUEUE_OPTION_NAMES as readonly string[]).includes(key)) continue;
+    const suggestion = closest(key, [...QUEUE_OPTION_NAMES, "handler"]);
+    fail(key, `is not a queue option${suggestion ? `; did you mean ${suggestion}?` : ""} (known: ${QUEUE_OPTION_NAMES.join(", ")}, handler)`);
+  }
+  const problem = (field: string, found: string | undefined) => found && fail(field, found);
+  if (q.handler !== undefined && typeof q.handler !== "function") fail("handler", `must be a function, got ${show(q.handler)}`);
+  if (q.maxAttempts !== undefined) problem("maxAttempts", integerProblem(q.maxAttempts, 1));
+  if (q.priority !== undefined) problem("priority", integerProblem(q.priority, -Infinity));
+  if (q.concurrency !== undefined) problem("concurrency", integerProblem(q.concurrency, 1));
+  if (q.timeout !== undefined) {
+    problem("timeout", durationProblem(q.timeout));
+    if (parseDuration(q.timeout, at("timeout")) < 1) fail("timeout", `must be at least 1ms, got ${show(q.timeout)}`);
+  }
+  if (q.uniqueBy !== undefined) problem("uniqueBy", uniqueByProblem(q.uniqueBy));
+  if (q.backoff !== undefined) {
+    problem("backoff", objectProblem(q.backoff, BACKOFF_KEYS));
+    for (const [key, value] of Object.entries(q.backoff as object)) problem(`backoff.${key}`, durationProblem(value));
+  }
+  if (q.cron !== undefined) problem("cron", objectProblem(q.cron, CRON_KEYS));
+}
+
 function resolveRetention(r: RetentionOptions): RetentionMs {
+  if (r === null || typeof r !== "object") throw new SidetrackValidationError(`retention must be an object or false, got ${show(r)}`, undefined, "retention");
   return {
     completedMs: duration(r.completed, D.RETENTION_COMPLETED_DEFAULT_MS, "retention.completed", 0),
     failedMs: duration(r.failed, D.RETENTION_FAILED_DEFAULT_MS, "retention.failed", 0),
@@ -77,23 +160,16 @@ function resolveRetention(r: RetentionOptions): RetentionMs {
   };
 }
 
-function resolveBackoff(queue: string, backoff: QueueOptions["backoff"]): BackoffSettings {
-  return {
-    baseMs: duration(backoff?.base, D.BACKOFF_BASE_DEFAULT_MS, `queue "${queue}" backoff.base`, 0),
-    maxMs: duration(backoff?.max, D.BACKOFF_MAX_DEFAULT_MS, `queue "${queue}" backoff.max`, 0),
-  };
-}
-
 function duration(value: Duration | undefined, fallback: number, field: string, min: number): number {
   if (value === undefined) return fallback;
   const ms = parseDuration(value, field);
-  if (ms < min) throw new SidetrackValidationError(`${field} must be at least ${min}ms, got ${ms}ms`);
+  if (ms < min) throw new SidetrackValidationError(`${field} must be at least ${min}ms, got ${ms}ms`, undefined, field);
   return ms;
 }
 
 function positiveInt(value: unknown, field: string): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
-    throw new SidetrackValidationError(`${field} must be a positive integer, got ${JSON.stringify(value)}`);
+    throw new SidetrackValidationError(`${field} must be a positive integer, got ${JSON.stringify(value)}`, undefined, field);
   }
   return value;
 }

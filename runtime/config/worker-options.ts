@@ -1,25 +1,5 @@
 import type { Duration } from "./duration.js";
-import type { Job } from "../types.js";
-
-/** What a handler gets besides the job. */
-export interface JobContext {
-  /** Aborted when the job times out, is cancelled, or the worker shuts down past its grace period. */
-  signal: AbortSignal;
-}
-
-/** A queue's handler. Resolving completes the job; throwing fails the attempt (and retries it). */
-export type Handler<Payload = unknown, Queue extends string = string> = (
-  job: Job<Payload, Queue>,
-  context: JobContext,
-) => unknown | Promise<unknown>;
-
-/** Where Sidetrack writes what it has to say. Quiet by default apart from errors. */
-export interface Logger {
-  debug(message: string, meta?: Record<string, unknown>): void;
-  info(message: string, meta?: Record<string, unknown>): void;
-  warn(message: string, meta?: Record<string, unknown>): void;
-  error(message: string, meta?: Record<string, unknown>): void;
-}
+import type { Logger } from "../types.js";
 
 export interface RetentionOptions {
   /** How long completed jobs stay readable. Default 24h. */
@@ -51,15 +31,4 @@ export interface WorkerOptions {
   /** Identifies this worker in `locked_by`. Default: hostname:pid:random. */
   workerId?: string;
   logger?: Logger;
-}
-
-/** Events a Sidetrack instance emits (`sidetrack.on(name, listener)`). */
-export interface SidetrackEvents {
-  "job:started": [job: Job];
-  "job:completed": [job: Job];
-  "job:retrying": [job: Job, error: unknown];
-  "job:failed": [job: Job, error: unknown];
-  "job:cancelled": [job: Job];
-  "job:rescued": [jobId: string, outcome: "retrying" | "failed"];
-  error: [error: unknown];
 }

@@ -3,10 +3,9 @@
 // schedule's next_run_at forward with a conditional update in the transaction that inserts the
 // tick's job, so exactly one job is inserted per tick however many workers race for it.
 // See docs/cron.md.
-import { CronExpressionParser } from "cron-parser";
 import type pg from "pg";
 import { inTransaction, usePg } from "../db/clients.js";
-import { CRON_MISSED_AFTER_DEFAULT_MS, CRON_TICK_INTERVAL_DEFAULT_MS, CRON_TIMEZONE_DEFAULT } from "../config/defaults.js";
+import { CRON_MISSED_AFTER_DEFAULT_MS, CRON_TICK_INTERVAL_DEFAULT_MS } from "../config/defaults.js";
 import { SidetrackValidationError } from "../errors.js";
 import { insertRows, prepareInsert, type InsertLimits } from "../insert/insert.js";
 import { Periodic } from "../worker/periodic.js";
@@ -14,167 +13,8 @@ import type { QueueOptions } from "../config/queue-options.js";
 import { cronClaimTickSql } from "../db/sql/cronClaimTick.js";
 import { cronDueSchedulesSql } from "../db/sql/cronDueSchedules.js";
 import { cronTagJobSql } from "../db/sql/cronTagJob.js";
-import type { Logger } from "../config/worker-options.js";
-
-/** A schedule as stored. */
-export interface CronSchedule<Payload = unknown, Queue extends string = string> {
-  id: string;
-  queue: Queue;
-  /** Normalised: trimmed, fields separated by one space. With `queue`, the schedule's identity. */
-  expression: string;
-  timezone: string;
-  payload: Payload;
-  /** After downtime, run the most recent missed tick (default: skip every missed tick). */
-  runMissed: boolean;
-  /** `declared` by a queue's `cron` option (kept in sync by start()), or `programmatic` (scheduleCron). */
-  source: "declared" | "programmatic";
-  active: boolean;
-  nextRunAt: Date;
-  /** The latest tick that inserted a job. */
-  lastRunAt: Date | null;
-  createdAt: Date;
-  updatedAt: Date;
-}
-
-export interface ScheduleCronOptions {
-  /** IANA timezone the expression is read in. Default UTC. */
-  timezone?: string;
-  /** After downtime, insert one job for the most recent missed tick. Default false: skip them all. */
-  runMissed?: boolean;
-}
-
-/** A schedule's expression and timezone after validation. */
-export interface ValidCron {
-  expression: string;
-  timezone: string;
-}
-
-/**
- * Validates a cron expression (five fields, six with seconds first, or a macro such as
- * `@daily`) and an IANA timezone. Throws SidetrackValidationError naming the queue and the
- * expression. Returns the normalised expression (one space between fields) and timezone.
- */
-export function validateCron(queue: string, expression: unknown, timezone?: unknown): ValidCron {
-  const fail = (path: string, message: string): never => {
-    throw new SidetrackValidationError(`queue "${queue}": ${message}`, queue, path);
-  };
-  if (typeof expression !== "string" || expression.trim() === "") {
-    fail("cron.schedule", `cron schedule must be a cron expression string such as "0 3 * * *", got ${JSON.stringify(expression)}`);
-  }
-  const normalized = normalizeCronExpression(expression as string);
-  const fields = normalized.split(" ").length;
-  if (!/^@\w+$/.test(normalized) && fields !== 5 && fields !== 6) {
-    fail(
-      "cron.schedule",
-      `cron schedule "${normalized}" has ${fields} field${fields === 1 ? "" : "s"}; ` +
-        "a cron expression has 5 (minute hour day month weekday) or 6 (seconds first)",
-    );
-  }
-  let zone = CRON_TIMEZONE_DEFAULT;
-  if (timezone !== undefined) {
-    if (typeof timezone !== "string" || timezone === "") {
-      fail("cron.timezone", `cron schedule "${normalized}": timezone must be an IANA name such as "Europe/Berlin", got ${JSON.stringify(timezone)}`);
-    }
-    try {
-      zone = new Intl.DateTimeFormat("en-US", { timeZone: timezone as string }).resolvedOptions().timeZone;
-    } catch {
-      fail("cron.timezone", `cron schedule "${normalized}": timezone ${JSON.stringify(timezone)} is not an IANA timezone (e.g. "Europe/Berlin", "UTC")`);
-    }
-  }
-  try {
-    CronExpressionParser.parse(normalized, { tz: zone, currentDate: new Date() }).next();
-  } catch (error) {
-    fail("cron.schedule", `cron schedule "${normalized}" is not a valid cron expression: ${(error as Error).message}`);
-  }
-  return { expression: normalized, timezone: zone };
-}
-
-/** Trims and joins the fields with single spaces: `" 0  3 * * *"` and `"0 3 * * *"` are one schedule. */
-export function normalizeCronExpression(expression: string): string {
-  return expression.trim().split(/\s+/).join(" ");
-}
-
-/** The first tick strictly after `after`. */
-export function nextCronTick(expression: string, timezone: string, after: Date): Date {
-  return CronExpressionParser.parse(expression, { tz: timezone, currentDate: after }).next().toDate();
-}
-
-/** The latest tick at or before `at`, or undefined when there is none. */
-export function latestCronTick(expression: string, timezone: string, at: Date): Date | undefined {
-  const parsed = CronExpressionParser.parse(expression, { tz: timezone, currentDate: new Date(at.getTime() + 1) });
-  return parsed.hasPrev() ? parsed.prev().toDate() : undefined;
-}
-
-/** Every tick in (from, to], in order: the sequence the cron service fires when no tick is missed. */
-export function cronTicks(expression: string, timezone: string, from: Date, to: Date, limit = 10_000): Date[] {
-  const parsed = CronExpressionParser.parse(expression, { tz: timezone, currentDate: from, endDate: to });
-  const ticks: Date[] = [];
-  while (ticks.length < limit && parsed.hasNext()) ticks.push(parsed.next().toDate());
-  return ticks;
-}
-
-/** What one claim of a schedule does. */
-export interface TickPlan {
-  /** The tick a job is inserted for, or null when missed ticks are only skipped. */
-  fire: Date | null;
-  /** The schedule's new next_run_at, always after the tick claimed. */
-  next: Date;
-  /** Whether the tick claimed was missed (unclaimed for longer than `missedAfterMs`). */
-  missed: boolean;
-}
-
-/**
- * Decides what claiming the due tick `tick` at `now` does. On time (claimed within
- * `missedAfterMs` of its time): fire it, next is the tick after it, so every tick fires once
- * even after a short pause. Missed (no worker ran for a while): no pile-up; the next tick is
- * computed from now, and with `runMissed` one job is inserted for the most recent missed tick.
- */
-export function planCronTick(
-  schedule: { expression: string; timezone: string; runMissed: boolean },
-  tick: Date,
-  now: Date,
-  missedAfterMs: number = CRON_MISSED_AFTER_DEFAULT_MS,
-): TickPlan {
-  const { expression, timezone } = schedule;
-  if (now.getTime() - tick.getTime() <= missedAfterMs) {
-    return { fire: tick, next: nextCronTick(expression, timezone, tick), missed: false };
-  }
-  const fire = schedule.runMissed ? (latestCronTick(expression, timezone, now) ?? tick) : null;
-  return { fire, next: nextCronTick(expression, timezone, now), missed: true };
-}
-
-interface ScheduleRecord {
-  id: string;
-  queue: string;
-  expression: string;
-  timezone: string;
-  payload: unknown;
-  run_missed: boolean;
-  source: "declared" | "programmatic";
-  active: boolean;
-  next_run_at: string;
-  last_run_at: string | null;
-  created_at: string;
-  updated_at: string;
-}
-
-export function parseCronSchedule<Payload = unknown>(json: string): CronSchedule<Payload> {
-  const r = JSON.parse(json) as ScheduleRecord;
-  return {
-    id: r.id,
-    queue: r.queue,
-    expression: r.expression,
-    timezone: r.timezone,
-    payload: r.payload as Payload,
-    runMissed: r.run_missed,
-    source: r.source,
-    active: r.active,
-    nextRunAt: new Date(r.next_run_at),
-    lastRunAt: r.last_run_at === null ? null : new Date(r.last_run_at),
-    createdAt: new Date(r.created_at),
-    updatedAt: new Date(r.updated_at),
-  };
-}
+import type { Logger } from "../types.js";
+import { planCronTick, type TickPlan } from "./expression.js";
 
 export interface CronServiceConfig {
   pool: pg.Pool;

@@ -1,5 +1,6 @@
 import type pg from "pg";
 import { SidetrackError } from "../errors.js";
+import { beginSql, commitSql, rollbackSql } from "./sql/transactions.js";
 
 /**
  * The one thing Sidetrack needs from a database client: run a parameterised query
@@ -115,13 +116,13 @@ export async function withPoolClient<T>(pool: pg.Pool, fn: (client: pg.PoolClien
 export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const { client, markBroken, release } = await checkOut(pool);
   try {
-    await client.query("begin");
+    await client.query(beginSql);
     try {
       const result = await fn(client);
-      await client.query("commit");
+      await client.query(commitSql);
       return result;
     } catch (error) {
-      await client.query("rollback").catch(markBroken);
+      await client.query(rollbackSql).catch(markBroken);
       throw error;
     }
   } finally {

@@ -3,6 +3,15 @@ import { withPoolClient } from "./clients.js";
 import { SidetrackMigrationError } from "../errors.js";
 import { DEFAULT_SCHEMA, quoteIdent, validateSchemaName } from "../config/identifiers.js";
 import { MIGRATIONS, migrationChecksum, renderMigration, type Migration } from "./migrations/index.js";
+import {
+  appliedMigrationsSql,
+  createMigrationsTableSql,
+  migrationLockSql,
+  migrationUnlockSql,
+  recordMigrationSql,
+  tableExistsSql,
+} from "./sql/migrations.js";
+import { beginSql, commitSql, rollbackSql } from "./sql/transactions.js";
 
 export interface MigrationTarget {
   /** A PostgreSQL connection string; or pass `pool`. */
@@ -34,7 +43,7 @@ export interface MigrationResult {
 export async function runMigrations(target: MigrationTarget): Promise<MigrationResult> {
   const schema = validateSchemaName(target.schema ?? DEFAULT_SCHEMA);
   return withClient(target, async (client) => {
-    await client.query("select pg_advisory_lock(hashtext($1))", [lockName(schema)]);
+    await client.query(migrationLockSql, [schema]);
     try {
       await ensureMigrationsTable(client, schema);
       const applied = await readApplied(client, schema);
@@ -47,7 +56,7 @@ export async function runMigrations(target: MigrationTarget): Promise<MigrationR
       }
       return { applied: done };
     } finally {
-      await client.query("select pg_advisory_unlock(hashtext($1))", [lockName(schema)]).catch(() => undefined);
+      await client.query(migrationUnlockSql, [schema]).catch(() => undefined);
     }
   });
 }
@@ -56,10 +65,8 @@ export async function runMigrations(target: MigrationTarget): Promise<MigrationR
 export async function migrationStatus(target: MigrationTarget): Promise<MigrationState[]> {
   const schema = validateSchemaName(target.schema ?? DEFAULT_SCHEMA);
   return withClient(target, async (client) => {
-    const exists = await client.query<{ ok: boolean }>("select to_regclass($1) is not null as ok", [
-      `${quoteIdent(schema)}.migrations`,
-    ]);
-    const applied = exists.rows[0]?.ok ? await readApplied(client, schema) : new Map();
+    const exists = await client.query<{ found: boolean }>(tableExistsSql, [`${quoteIdent(schema)}.migrations`]);
+    const applied = exists.rows[0]?.found ? await readApplied(client, schema) : new Map();
     verifyApplied(applied, schema);
     return MIGRATIONS.map((m) => {
       const row = applied.get(m.version);
@@ -73,10 +80,6 @@ export async function migrationStatus(target: MigrationTarget): Promise<Migratio
 interface AppliedRow {
   checksum: string;
   appliedAt: Date;
-}
-
-function lockName(schema: string): string {
-  return `sidetrack.migrate.${schema}`;
 }
 
 async function withClient<T>(target: MigrationTarget, fn: (client: pg.ClientBase) => Promise<T>): Promise<T> {
@@ -96,20 +99,11 @@ async function withClient<T>(target: MigrationTarget, fn: (client: pg.ClientBase
 }
 
 async function ensureMigrationsTable(client: pg.ClientBase, schema: string): Promise<void> {
-  const s = quoteIdent(schema);
-  await client.query(`create schema if not exists ${s}`);
-  await client.query(`create table if not exists ${s}.migrations (
-    version integer primary key,
-    name text not null,
-    checksum text not null,
-    applied_at timestamptz not null default now()
-  )`);
+  await client.query(createMigrationsTableSql(schema));
 }
 
 async function readApplied(client: pg.ClientBase, schema: string): Promise<Map<number, AppliedRow>> {
-  const { rows } = await client.query<{ version: number; checksum: string; applied_at: Date }>(
-    `select version, checksum, applied_at from ${quoteIdent(schema)}.migrations order by version`,
-  );
+  const { rows } = await client.query<{ version: number; checksum: string; applied_at: Date }>(appliedMigrationsSql(schema));
   return new Map(rows.map((r) => [r.version, { checksum: r.checksum, appliedAt: r.applied_at }]));
 }
 
@@ -132,17 +126,17 @@ function verifyApplied(applied: Map<number, AppliedRow>, schema: string): void {
 }
 
 async function applyOne(client: pg.ClientBase, schema: string, migration: Migration): Promise<void> {
-  await client.query("begin");
+  await client.query(beginSql);
   try {
     await client.query(renderMigration(migration, schema));
-    await client.query(`insert into ${quoteIdent(schema)}.migrations (version, name, checksum) values ($1, $2, $3)`, [
+    await client.query(recordMigrationSql(schema), [
       migration.version,
       migration.name,
       migrationChecksum(migration),
     ]);
-    await client.query("commit");
+    await client.query(commitSql);
   } catch (error) {
-    await client.query("rollback").catch(() => undefined);
+    await client.query(rollbackSql).catch(() => undefined);
     throw new SidetrackMigrationError(
       `migration ${migration.version} (${migration.name}) failed in schema "${schema}": ${(error as Error).message}`,
     );

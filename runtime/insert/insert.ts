@@ -3,7 +3,9 @@ import { MAX_ATTEMPTS_DEFAULT, MAX_PAYLOAD_BYTES_DEFAULT, PRIORITY_DEFAULT } fro
 import { parseDuration, type Duration } from "../config/duration.js";
 import { SidetrackValidationError } from "../errors.js";
 import { jobsChannel } from "../config/identifiers.js";
-import { parseJob, type InsertedJob, type Job } from "../types.js";
+import { parseJob } from "../db/rows.js";
+import { MAX_INT } from "../config/queue-rules.js";
+import type { InsertedJob, Job } from "../types.js";
 import { assertJsonPayload, checkText } from "./payload.js";
 import type { QueueOptions } from "../config/queue-options.js";
 import { insertJobsSql } from "../db/sql/insertJobs.js";
@@ -39,7 +41,6 @@ export interface InsertLimits {
   maxPayloadBytes?: number;
 }
 
-const MAX_INT = 2_147_483_647;
 /** Unique keys live in a btree index, whose entries must stay well under 2.7 kB. */
 const MAX_UNIQUE_KEY_BYTES = 1024;
 /** Dates PostgreSQL and JavaScript both represent, and delays that stay inside them. */

@@ -1,7 +1,9 @@
 import type pg from "pg";
-import { reconnectDelayMs, retryDelayMs, type BackoffSettings } from "./backoff.js";
+import type { BackoffSettings } from "../config/resolve.js";
+import { FailureBackoff, retryDelayMs, sleep } from "./backoff.js";
 import type { Job } from "../types.js";
 import { describeThrown } from "../config/logger.js";
+import type { ClaimCompletions } from "./fetcher.js";
 import { completeJobsSql } from "../db/sql/completeJobs.js";
 import { failJobsSql } from "../db/sql/failJobs.js";
 
@@ -28,18 +30,18 @@ export function failedAttempt(job: Job, thrown: unknown, backoff: BackoffSetting
   return { job, delayMs: retryDelayMs(job.attempt, backoff), error: { attempt: job.attempt, message, stack } };
 }
 
-/** Where and as whom outcomes are written; `named` prepares the statements per connection. */
+/** Where and as whom outcomes are written; `preparedStatements` names them (prepared once per connection). */
 export interface OutcomeTarget {
   pool: pg.Pool;
   schema: string;
   workerId: string;
-  named: boolean;
+  preparedStatements: boolean;
 }
 
 /** Marks jobs completed (see completeJobsSql for the guard). Returns the ids that were completed. */
 export async function writeCompleted(target: OutcomeTarget, jobs: readonly Job[]): Promise<Set<string>> {
   const { rows } = await target.pool.query<{ id: string }>({
-    name: target.named ? `sidetrack_complete_${target.schema}` : undefined,
+    name: target.preparedStatements ? `sidetrack_complete_${target.schema}` : undefined,
     text: completeJobsSql(target.schema),
     values: [jobs.map((j) => j.id), target.workerId],
   });
@@ -53,7 +55,7 @@ export async function writeFailed(
 ): Promise<Map<string, "retrying" | "failed">> {
   const input = JSON.stringify(failures.map((f) => ({ id: f.job.id, delay_ms: f.delayMs, error: f.error })));
   const { rows } = await target.pool.query<{ id: string; status: "retrying" | "failed" }>({
-    name: target.named ? `sidetrack_fail_${target.schema}` : undefined,
+    name: target.preparedStatements ? `sidetrack_fail_${target.schema}` : undefined,
     text: failJobsSql(target.schema),
     values: [input, target.workerId],
   });
@@ -76,54 +78,54 @@ export interface CompleterOptions {
  * A failed write keeps its outcomes and is retried until it succeeds; their ids stay listed in
  * `pendingIds()` so the heartbeat keeps their leases alive meanwhile.
  */
-export class Completer {
+export class Completer implements ClaimCompletions {
   #completed: Job[] = [];
   #failed: Failure[] = [];
   /** Outcomes of the write in flight: their leases are renewed too until it lands. */
   #writing: string[] = [];
-  /** Completions riding in a claim statement now (see carry()). */
-  #carrying: string[] = [];
-  /** While the fetcher carries completions in its claims, complete() leaves the writing to it. */
-  #carried = false;
+  /** Completions inside the claim statement in flight now (see takeForClaim()). */
+  #inClaim: string[] = [];
+  /** While the fetcher writes completions in its claims, complete() leaves the writing to it. */
+  #claimsWrite = false;
   #flushing: Promise<void> | undefined;
-  #failures = 0;
+  readonly #backoff = new FailureBackoff();
   readonly #target: OutcomeTarget;
 
   constructor(private readonly options: CompleterOptions) {
-    this.#target = { pool: options.pool, schema: options.schema, workerId: options.workerId, named: options.preparedStatements };
+    this.#target = { pool: options.pool, schema: options.schema, workerId: options.workerId, preparedStatements: options.preparedStatements };
   }
 
   complete(job: Job): void {
     this.#completed.push(job);
-    if (!this.#carried) this.#kick();
+    if (!this.#claimsWrite) this.#kick();
   }
 
   /**
-   * Carrying: the fetcher writes completions in the claim statement it sends next (one statement
-   * per cycle instead of two). While on, the fetcher must either carry() what is waiting or
-   * flush() it each time it wakes; turning it off writes whatever is waiting.
+   * While on, the fetcher writes completions in the claim statement it sends next (one statement
+   * per cycle instead of two), and must either take what is waiting or flush() it each time it
+   * wakes; turning it off writes whatever is waiting.
    */
-  setCarried(on: boolean): void {
-    this.#carried = on;
+  claimsWriteCompletions(on: boolean): void {
+    this.#claimsWrite = on;
     if (!on) this.flush();
   }
 
   /** Hands the completions waiting now to a claim that will write them. */
-  carry(): Job[] {
+  takeForClaim(): Job[] {
     const jobs = this.#completed.splice(0);
-    if (jobs.length > 0) this.#carrying = jobs.map((j) => j.id);
+    if (jobs.length > 0) this.#inClaim = jobs.map((j) => j.id);
     return jobs;
   }
 
-  /** The claim carrying `jobs` committed; `done` are those it completed (the guard may skip some). */
-  carried(jobs: readonly Job[], done: ReadonlySet<string>): void {
-    this.#carrying = [];
-    this.#reportCompleted(jobs, done);
+  /** The claim holding `jobs` committed; `completed` are those it completed (the guard may skip some). */
+  claimCommitted(jobs: readonly Job[], completed: ReadonlySet<string>): void {
+    this.#inClaim = [];
+    this.#reportCompleted(jobs, completed);
   }
 
-  /** The claim carrying `jobs` failed: they wait for the next write. */
-  carryFailed(jobs: readonly Job[]): void {
-    this.#carrying = [];
+  /** The claim holding `jobs` failed: they wait for the next write. */
+  claimFailed(jobs: readonly Job[]): void {
+    this.#inClaim = [];
     this.#completed.unshift(...jobs);
     this.flush();
   }
@@ -140,7 +142,7 @@ export class Completer {
 
   /** Jobs whose outcome is not written yet: waiting, or in the write in flight. */
   pendingIds(): string[] {
-    return [...this.#writing, ...this.#carrying, ...this.#completed.map((j) => j.id), ...this.#failed.map((f) => f.job.id)];
+    return [...this.#writing, ...this.#inClaim, ...this.#completed.map((j) => j.id), ...this.#failed.map((f) => f.job.id)];
   }
 
   get pending(): number {
@@ -200,7 +202,7 @@ export class Completer {
       this.#failed.unshift(...failed);
       return this.#backOff(error);
     }
-    this.#failures = 0;
+    this.#backoff.succeeded();
   }
 
   /** Jobs missing from `done` were cancelled or rescued meanwhile: nothing to report. */
@@ -209,8 +211,8 @@ export class Completer {
   }
 
   async #backOff(error: unknown): Promise<void> {
-    this.#failures++;
+    const delay = this.#backoff.failed();
     this.options.onError(error);
-    await new Promise((r) => setTimeout(r, reconnectDelayMs(this.#failures)));
+    await sleep(delay);
   }
 }

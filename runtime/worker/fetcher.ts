@@ -1,6 +1,7 @@
 import type pg from "pg";
-import { reconnectDelayMs } from "./backoff.js";
-import { parseClaimedJob, type ClaimedRow, type Job } from "../types.js";
+import { parseClaimedJob, type ClaimedRow } from "../db/rows.js";
+import type { Job } from "../types.js";
+import { FailureBackoff, sleep } from "./backoff.js";
 import { fetchJobsSql } from "../db/sql/fetchJobs.js";
 
 /** What the fetcher may claim right now: per-queue limits and the process total. */
@@ -20,17 +21,22 @@ export interface FetcherOptions {
   /** Free capacity now, or undefined when every slot is taken. */
   freeSlots: () => FreeSlots | undefined;
   /** Completions to write in the claims (the worker's Completer), when there are any. */
-  completions?: CarriedCompletions;
+  completions?: ClaimCompletions;
   onJobs: (jobs: Job[]) => void;
   onError: (error: unknown) => void;
 }
 
-/** What the fetcher needs of the Completer to carry completions in its claims. */
-export interface CarriedCompletions {
-  setCarried(on: boolean): void;
-  carry(): Job[];
-  carried(jobs: readonly Job[], done: ReadonlySet<string>): void;
-  carryFailed(jobs: readonly Job[]): void;
+/**
+ * What the fetcher needs of the Completer to write completions inside its claims. While
+ * `claimsWriteCompletions(true)` is in force, each time the fetcher wakes it either claims,
+ * taking what is waiting (`takeForClaim`) and reporting how that claim went (`claimCommitted` /
+ * `claimFailed`), or it calls `flush()` so the completer writes them on its own.
+ */
+export interface ClaimCompletions {
+  claimsWriteCompletions(on: boolean): void;
+  takeForClaim(): Job[];
+  claimCommitted(jobs: readonly Job[], completed: ReadonlySet<string>): void;
+  claimFailed(jobs: readonly Job[]): void;
   flush(): void;
 }
 
@@ -52,7 +58,7 @@ export class Fetcher {
   #loop: Promise<void> | undefined;
   #poll: NodeJS.Timeout | undefined;
   #wakeUp: (() => void) | undefined;
-  #failures = 0;
+  readonly #backoff = new FailureBackoff();
   readonly #sql: string;
 
   constructor(private readonly options: FetcherOptions) {
@@ -61,7 +67,7 @@ export class Fetcher {
 
   start(): void {
     this.#running = true;
-    this.options.completions?.setCarried(true);
+    this.options.completions?.claimsWriteCompletions(true);
     this.#poll = setInterval(() => this.wake(), this.options.pollIntervalMs);
     this.#loop = this.#run();
   }
@@ -71,7 +77,7 @@ export class Fetcher {
     clearInterval(this.#poll);
     this.#wakeUp?.();
     await this.#loop;
-    this.options.completions?.setCarried(false);
+    this.options.completions?.claimsWriteCompletions(false);
   }
 
   /** There may be new work (a NOTIFY, a poll tick, a reconnect). */
@@ -99,39 +105,38 @@ export class Fetcher {
         continue;
       }
       this.#mayHaveWork = false;
-      const carried = completions?.carry() ?? [];
+      const riding = completions?.takeForClaim() ?? [];
       try {
         const { rows } = await this.options.pool.query<ClaimResultRow>({
           // Named: parsed and planned once per connection, not on every claim.
           name: this.options.preparedStatements ? `sidetrack_fetch_${this.options.schema}` : undefined,
           text: this.#sql,
           values: [
+            this.options.workerId,
+            this.options.leaseMs,
             free.queues,
             free.limits,
             free.total,
-            this.options.workerId,
-            this.options.leaseMs,
-            carried.map((job) => job.id),
+            riding.map((job) => job.id),
           ],
         });
-        this.#failures = 0;
-        // One row carries no job, only which of the carried jobs were completed (never null there).
+        this.#backoff.succeeded();
+        // One row carries no job, only which of the riding completions were written (never null there).
         const jobs: Job[] = [];
         let completed: string[] = [];
         for (const row of rows) {
           if (row.completed_ids === null) jobs.push(parseClaimedJob(row));
           else completed = row.completed_ids;
         }
-        if (carried.length > 0) completions!.carried(carried, new Set(completed));
+        if (riding.length > 0) completions!.claimCommitted(riding, new Set(completed));
         // A full batch (overall or for one queue) means more may be waiting; a short one means drained.
         if (jobs.length >= free.total || anyQueueFull(jobs, free)) this.#mayHaveWork = true;
         if (jobs.length > 0) this.options.onJobs(jobs);
       } catch (error) {
-        if (carried.length > 0) completions!.carryFailed(carried);
-        this.#failures++;
+        if (riding.length > 0) completions!.claimFailed(riding);
         this.#mayHaveWork = true;
         this.options.onError(error);
-        await new Promise((r) => setTimeout(r, reconnectDelayMs(this.#failures)));
+        await sleep(this.#backoff.failed());
       }
     }
   }

@@ -1,24 +1,10 @@
-import type { Job } from "../types.js";
-import type { Handler, JobContext } from "../config/worker-options.js";
-
-/** Why a running job's signal was aborted. */
-export type AbortReason = "timeout" | "cancelled" | "lease-lost" | "shutdown";
+import { JobAbortedError, JobTimeoutError, type AbortReason } from "../errors.js";
+import type { Handler, Job, JobContext } from "../types.js";
 
 export type Outcome =
   | { kind: "completed" }
   | { kind: "failed"; thrown: unknown }
   | { kind: "aborted"; reason: Exclude<AbortReason, "timeout"> };
-
-export class JobTimeoutError extends Error {
-  override name = "JobTimeoutError";
-}
-
-export class JobAbortedError extends Error {
-  override name = "JobAbortedError";
-  constructor(readonly reason: AbortReason) {
-    super(`job aborted: ${reason}`);
-  }
-}
 
 const COMPLETED: Outcome = Object.freeze({ kind: "completed" });
 

@@ -1,6 +1,7 @@
 import type pg from "pg";
-import { reconnectDelayMs } from "./backoff.js";
+import { FailureBackoff } from "./backoff.js";
 import { quoteIdent } from "../config/identifiers.js";
+import { unlistenAllSql } from "../db/sql/transactions.js";
 
 export interface NotifierOptions {
   pool: pg.Pool;
@@ -18,7 +19,7 @@ export interface NotifierOptions {
 export class Notifier {
   #client: pg.PoolClient | undefined;
   #stopped = false;
-  #failures = 0;
+  readonly #backoff = new FailureBackoff();
   #retry: NodeJS.Timeout | undefined;
   #connecting: Promise<void> | undefined;
 
@@ -38,7 +39,7 @@ export class Notifier {
     this.#client = undefined;
     if (client) {
       client.removeAllListeners("notification");
-      await client.query("unlisten *").catch(() => undefined);
+      await client.query(unlistenAllSql).catch(() => undefined);
       client.release();
     }
   }
@@ -51,13 +52,15 @@ export class Notifier {
       client.on("error", lost);
       client.on("end", () => lost());
       client.on("notification", (n) => this.options.onNotification(n.channel, n.payload ?? ""));
+      // The one statement built outside db/sql/: a channel name is an identifier derived from
+      // the schema (config/identifiers.ts), quoted here.
       for (const channel of this.options.channels) await client.query(`listen ${quoteIdent(channel)}`);
       if (this.#stopped) {
         client.release();
         return;
       }
       this.#client = client;
-      this.#failures = 0;
+      this.#backoff.succeeded();
       this.options.onConnected();
     } catch (error) {
       if (client) client.release(error as Error);
@@ -79,9 +82,8 @@ export class Notifier {
 
   #scheduleReconnect(): void {
     if (this.#stopped) return;
-    this.#failures++;
     this.#retry = setTimeout(() => {
       this.#connecting = this.#connect();
-    }, reconnectDelayMs(this.#failures));
+    }, this.#backoff.failed());
   }
 }

@@ -1,4 +1,4 @@
-import { reconnectDelayMs } from "./backoff.js";
+import { FailureBackoff } from "./backoff.js";
 
 /**
  * Runs `task` every `intervalMs` until stopped, never two at once. A failing task is reported
@@ -8,7 +8,7 @@ export class Periodic {
   #timer: NodeJS.Timeout | undefined;
   #inFlight: Promise<void> | undefined;
   #stopped = true;
-  #failures = 0;
+  readonly #backoff = new FailureBackoff();
 
   constructor(
     private readonly intervalMs: number,
@@ -37,14 +37,12 @@ export class Periodic {
   async #run(): Promise<void> {
     try {
       await this.task();
-      this.#failures = 0;
+      this.#backoff.succeeded();
       this.#schedule(this.intervalMs);
     } catch (error) {
-      this.#failures++;
+      const delay = this.#backoff.failed();
       this.onError(error);
-      this.#schedule(Math.min(this.intervalMs, reconnectDelayMs(this.#failures)));
+      this.#schedule(Math.min(this.intervalMs, delay));
     }
   }
 }
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -1,46 +1,27 @@
 import type pg from "pg";
-import type { BackoffSettings } from "./backoff.js";
+import type { ResolvedWorkerOptions, RunnableQueue } from "../config/resolve.js";
 import { Completer, failedAttempt } from "./completer.js";
-import { CronService, type CronServiceConfig } from "../cron/service.js"; // cron
+import { CronService, type CronServiceConfig } from "../cron/service.js";
 import { Fetcher, type FreeSlots } from "./fetcher.js";
 import { cancelChannel, jobsChannel } from "../config/identifiers.js";
-import type { Job } from "../types.js";
 import { Notifier } from "./notifier.js";
 import { Periodic } from "./periodic.js";
-import { pruneJobs, type RetentionMs } from "./maintenance/pruner.js";
+import { pruneJobs } from "./maintenance/pruner.js";
 import { rescueExpiredLeases } from "./maintenance/rescuer.js";
-import { JobRun, type AbortReason, type Outcome } from "./job-run.js";
+import { JobRun, type Outcome } from "./job-run.js";
+import type { AbortReason } from "../errors.js";
+import { DRAIN_DEADLINE_MS, HEARTBEAT_FLOOR_MS, HEARTBEAT_FRACTION } from "../config/defaults.js";
 import { renewLeasesSql } from "../db/sql/renewLeases.js";
 import { returnJobsSql } from "../db/sql/returnJobs.js";
-import type { Handler, Logger, SidetrackEvents } from "../config/worker-options.js";
+import type { Job, SidetrackEvents } from "../types.js";
 
-/** A queue as the worker runs it, with every option resolved. */
-export interface RunnableQueue {
-  name: string;
-  handler: Handler<any>;
-  /** Most running at once in this process. */
-  concurrency: number;
-  timeoutMs?: number;
-  backoff: BackoffSettings;
-}
-
-export interface WorkerConfig {
+/** A worker: the resolved options, where it works, and whom it tells. */
+export interface WorkerConfig extends ResolvedWorkerOptions {
   pool: pg.Pool;
   schema: string;
-  workerId: string;
-  concurrency: number;
-  pollIntervalMs: number;
-  leaseMs: number;
-  rescueIntervalMs: number;
-  pruneIntervalMs: number;
-  /** Name the hot statements so each connection prepares them once (off behind PgBouncer). */
-  preparedStatements: boolean;
-  retention: RetentionMs | false;
-  queues: Map<string, RunnableQueue>;
-  logger: Logger;
   emit: <E extends keyof SidetrackEvents>(event: E, ...args: SidetrackEvents[E]) => void;
-  /** Fire cron schedules of these queues; no cron service when unset. */ // cron
-  cron?: Omit<CronServiceConfig, "pool" | "schema" | "onError">; // cron
+  /** Fire the cron schedules of these queues; no cron service when unset. */
+  cron?: Omit<CronServiceConfig, "pool" | "schema" | "onError">;
 }
 
 /**
@@ -60,7 +41,7 @@ export class Worker {
   readonly #heartbeat: Periodic;
   readonly #rescuer: Periodic;
   readonly #pruner: Periodic | undefined;
-  readonly #cron: CronService | undefined; // cron
+  readonly #cron: CronService | undefined;
   #state: "idle" | "running" | "stopping" | "stopped" = "idle";
   #cutGrace: (() => void) | undefined;
 
@@ -101,7 +82,7 @@ export class Worker {
       onConnected: () => this.#fetcher.wake(),
       onError: onError("listening for notifications"),
     });
-    this.#heartbeat = new Periodic(Math.max(50, Math.floor(config.leaseMs / 3)), () => this.#renewLeases(), onError("renewing leases"));
+    this.#heartbeat = new Periodic(Math.max(HEARTBEAT_FLOOR_MS, Math.floor(config.leaseMs / HEARTBEAT_FRACTION)), () => this.#renewLeases(), onError("renewing leases"));
     this.#rescuer = new Periodic(
       config.rescueIntervalMs,
       async () => {
@@ -116,7 +97,7 @@ export class Worker {
     this.#pruner = retention
       ? new Periodic(config.pruneIntervalMs, async () => void (await pruneJobs(pool, schema, retention)), onError("pruning old jobs"))
       : undefined;
-    this.#cron = config.cron ? new CronService({ pool, schema, ...config.cron, onError: onError("firing cron schedules") }) : undefined; // cron
+    this.#cron = config.cron ? new CronService({ pool, schema, ...config.cron, onError: onError("firing cron schedules") }) : undefined;
   }
 
   get workerId(): string {
@@ -136,7 +117,7 @@ export class Worker {
     this.#heartbeat.start();
     this.#rescuer.start(true);
     this.#pruner?.start(true);
-    this.#cron?.start(); // cron
+    this.#cron?.start();
   }
 
   /**
@@ -158,7 +139,7 @@ export class Worker {
   #stopped: Promise<void> = Promise.resolve();
 
   async #stop(graceMs: number): Promise<void> {
-    await this.#cron?.stop(); // cron
+    await this.#cron?.stop();
     await this.#fetcher.stop();
     if (this.#running.size > 0) {
       const cut = new Promise<void>((resolve) => (this.#cutGrace = resolve));
@@ -171,7 +152,7 @@ export class Worker {
     if (abandoned.length > 0) await this.#returnJobs(abandoned);
     // Outcomes already produced are written before the leases are let go; bounded so a dead
     // database cannot hold shutdown forever (those jobs then come back through lease expiry).
-    await this.#completer.drain(Date.now() + 10_000);
+    await this.#completer.drain(Date.now() + DRAIN_DEADLINE_MS);
     await Promise.all([this.#heartbeat.stop(), this.#rescuer.stop(), this.#pruner?.stop(), this.#notifier.stop()]);
     this.#state = "stopped";
   }

@@ -6,7 +6,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { MIGRATIONS } from "../../runtime/index.js";
+import { MIGRATIONS } from "../../runtime/db/migrations/index.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { fixturesDir, repoRoot } from "./helpers.js";
 

@@ -39,6 +39,7 @@ export async function typecheck(dir: string): Promise<{ code: number; output: st
       paths: {
         sidetrack: [path.relative(dir, path.join(repoRoot, "runtime/index.ts"))],
         "sidetrack/prisma": [path.relative(dir, path.join(repoRoot, "runtime/prisma.ts"))],
+        "sidetrack/generated": [path.relative(dir, path.join(repoRoot, "runtime/generated.ts"))],
       },
     },
     include: ["**/*.ts"],

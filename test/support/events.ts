@@ -1,6 +1,6 @@
 // Tests wait on the engine's events, never on sleeps.
 import type { Sidetrack } from "../../runtime/index.js";
-import type { SidetrackEvents } from "../../runtime/config/worker-options.js";
+import type { SidetrackEvents } from "../../runtime/types.js";
 
 /** Resolves with the arguments of the first `event` for which `match` holds. */
 export function nextEvent<E extends keyof SidetrackEvents>(

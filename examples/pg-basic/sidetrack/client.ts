@@ -3,23 +3,25 @@
 /* eslint-disable */
 import {
   Sidetrack,
+  type AnyDbClient,
+  type DatabaseOptions,
+  type Handler,
+  type InsertOptions,
+  type InsertedJob,
+  type Job,
+  type WorkerOptions,
+} from "sidetrack";
+import {
   insertGenerated,
   requireHandlers,
   runTransaction,
   toInsertItems,
   validatePayload,
-  type AnyDbClient,
-  type DatabaseOptions,
   type GeneratedQueue,
-  type Handler,
   type InsertItem,
-  type InsertOptions,
-  type InsertedJob,
-  type Job,
   type PgPool,
   type PgPoolClient,
-  type WorkerOptions,
-} from "sidetrack";
+} from "sidetrack/generated";
 
 /** The PostgreSQL schema holding Sidetrack's tables. */
 export const schema = "sidetrack";

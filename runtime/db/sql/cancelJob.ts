@@ -1,4 +1,5 @@
 import { quoteIdent } from "../../config/identifiers.js";
+import { AFTER_NOTIFIED, JOB_ID_SQL_PATTERN, LIVE_STATUS_LIST } from "./fragments.js";
 
 /**
  * Cancels a job that has not finished. A scheduled or retrying job is simply cancelled; a
@@ -10,8 +11,8 @@ export function cancelJobSql(schema: string): string {
   const jobs = `${quoteIdent(schema)}.jobs`;
   return `with target as (
   select id, status from ${jobs}
-  where id = case when $1 ~ '^[0-9]{1,18}$' then $1::bigint end
-    and status in ('scheduled', 'retrying', 'running')
+  where id = case when $1 ~ ${JOB_ID_SQL_PATTERN} then $1::bigint end
+    and status in ${LIVE_STATUS_LIST}
   for update
 ), cancelled as (
   update ${jobs} j
@@ -21,5 +22,5 @@ export function cancelJobSql(schema: string): string {
 ), notified as (
   select pg_notify($2, id::text) from cancelled where previous_status = 'running'
 )
-select previous_status from cancelled where (select count(*) from notified) >= 0`;
+select previous_status from cancelled where ${AFTER_NOTIFIED}`;
 }

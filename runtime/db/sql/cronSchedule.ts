@@ -1,5 +1,5 @@
 import { quoteIdent } from "../../config/identifiers.js";
-import { cronScheduleJson } from "./cronScheduleJson.js";
+import { rowJson } from "./fragments.js";
 
 /**
  * scheduleCron(): creates or takes over the schedule (queue, expression), which becomes
@@ -20,5 +20,5 @@ on conflict on constraint cron_schedules_identity do update set
   active = true,
   next_run_at = case when c.active and c.timezone = excluded.timezone then c.next_run_at else excluded.next_run_at end,
   updated_at = now()
-returning ${cronScheduleJson("c")} as schedule`;
+returning ${rowJson("c")} as schedule`;
 }

@@ -1,6 +1,6 @@
 import { quoteIdent } from "../../config/identifiers.js";
-import { CLAIMED_COLUMNS, NO_CLAIMED_COLUMNS } from "../../types.js";
 import { COMPLETED_SET } from "./completeJobs.js";
+import { CLAIM_SET, CLAIMED_COLUMNS, JOB_ID_SQL_PATTERN, NO_CLAIMED_COLUMNS, READY_STATUS_LIST } from "./fragments.js";
 
 /**
  * Claims ready jobs in one statement. Each queue is read through its own slice of the fetch
@@ -22,30 +22,29 @@ import { COMPLETED_SET } from "./completeJobs.js";
  * It also completes the jobs whose handlers finished since the last claim ($6), with the same
  * guard as completeJobsSql: one statement per fetch cycle instead of a claim and a completion.
  * One extra row carries no job, only `completed_ids`: the ids that guard let through.
- * $1 queue names, $2 per-queue limits, $3 total limit, $4 worker id, $5 lease ms, $6 ids to complete.
+ * $1 worker id, $2 lease ms (CLAIM_SET), $3 queue names, $4 per-queue limits, $5 total limit, $6 ids to complete.
  */
 export function fetchJobsSql(schema: string): string {
   const jobs = `${quoteIdent(schema)}.jobs`;
   return `with params as materialized (
-  select $1::text[] as names, $2::int[] as limits, $3::int as total, $6::bigint[] as done_ids
+  select $3::text[] as names, $4::int[] as limits, $5::int as total, $6::bigint[] as done_ids
 ), done as (
   update ${jobs} set ${COMPLETED_SET}
-  where id = any((select done_ids from params)::bigint[]) and status = 'running' and locked_by = $4
+  where id = any((select done_ids from params)::bigint[]) and status = 'running' and locked_by = $1
   returning id
 ), candidates as (
   select c.ctid, c.priority, c.run_at, c.id
   from params cross join lateral unnest(params.names, params.limits) as q(name, lim)
   cross join lateral (
     select ctid, id, priority, run_at from ${jobs}
-    where queue = q.name and status in ('scheduled', 'retrying') and run_at <= now()
+    where queue = q.name and status in ${READY_STATUS_LIST} and run_at <= now()
     order by priority, run_at, id
     limit q.lim
     for update skip locked
   ) c
 ), claimed as (
   update ${jobs} j
-  set status = 'running', attempt = j.attempt + 1, started_at = now(),
-      locked_by = $4, locked_until = now() + $5 * interval '1 millisecond'
+  set ${CLAIM_SET}
   where j.ctid = any(array(select ctid from candidates order by priority, run_at, id limit (select total from params)))
   returning ${CLAIMED_COLUMNS}
 )
@@ -54,35 +53,33 @@ union all
 select ${NO_CLAIMED_COLUMNS}, array(select id::text from done)`;
 }
 
-/** Claims one job by id whatever its run_at (the test helper runJob). $1 id, $2 worker id, $3 lease ms. */
+/** Claims one job by id whatever its run_at (the test helper runJob). $1 worker id, $2 lease ms, $3 id. */
 export function claimJobByIdSql(schema: string): string {
   const jobs = `${quoteIdent(schema)}.jobs`;
   return `update ${jobs} j
-set status = 'running', attempt = j.attempt + 1, started_at = now(),
-    locked_by = $2, locked_until = now() + $3 * interval '1 millisecond'
+set ${CLAIM_SET}
 where j.id = (
   select id from ${jobs}
-  where id = case when $1 ~ '^[0-9]{1,18}$' then $1::bigint end and status in ('scheduled', 'retrying')
+  where id = case when $3 ~ ${JOB_ID_SQL_PATTERN} then $3::bigint end and status in ${READY_STATUS_LIST}
   for update skip locked
 )
 returning ${CLAIMED_COLUMNS}`;
 }
 
 /**
- * Claims ready jobs of the given queues, or every queue when $1 is null, for the test helper
+ * Claims ready jobs of the given queues, or every queue when $3 is null, for the test helper
  * runJobs. $1 queues, $2 include future jobs, $3 limit, $4 worker id, $5 lease ms.
  */
 export function claimJobsForTestSql(schema: string): string {
   const jobs = `${quoteIdent(schema)}.jobs`;
   return `update ${jobs} j
-set status = 'running', attempt = j.attempt + 1, started_at = now(),
-    locked_by = $4, locked_until = now() + $5 * interval '1 millisecond'
+set ${CLAIM_SET}
 where j.id in (
   select id from ${jobs}
-  where ($1::text[] is null or queue = any($1)) and status in ('scheduled', 'retrying')
-    and ($2::boolean or run_at <= now())
+  where ($3::text[] is null or queue = any($3)) and status in ${READY_STATUS_LIST}
+    and ($4::boolean or run_at <= now())
   order by priority, run_at, id
-  limit $3
+  limit $5
   for update skip locked
 )
 returning ${CLAIMED_COLUMNS}`;

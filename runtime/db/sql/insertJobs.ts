@@ -1,5 +1,5 @@
 import { quoteIdent } from "../../config/identifiers.js";
-import { jobJson } from "../../types.js";
+import { AFTER_NOTIFIED, LIVE_STATUS_LIST, rowJson } from "./fragments.js";
 
 /**
  * Inserts a batch of jobs in one statement and notifies listeners (delivered at commit).
@@ -46,7 +46,7 @@ export function insertJobsSql(schema: string): string {
   -- the same order and cannot deadlock. Keyed rows are matched back by key, so order is free.
   order by queue, unique_key
   on conflict (queue, unique_key)
-    where unique_key is not null and status in ('scheduled', 'running', 'retrying')
+    where unique_key is not null and status in ${LIVE_STATUS_LIST}
     do update set unique_key = excluded.unique_key
   returning *, (xmax = 0) as inserted
 ), notified as (
@@ -55,8 +55,8 @@ export function insertJobsSql(schema: string): string {
 )
 select id::text as id, (extract(epoch from run_at) * 1000)::float8 as run_at_ms,
        (extract(epoch from inserted_at) * 1000)::float8 as inserted_at_ms, null::text as job, true as inserted
-from plain where (select count(*) from notified) >= 0
+from plain where ${AFTER_NOTIFIED}
 union all
-select null, null, null, ${jobJson("keyed")}, keyed.inserted
-from keyed where (select count(*) from notified) >= 0`;
+select null, null, null, ${rowJson("keyed")}, keyed.inserted
+from keyed where ${AFTER_NOTIFIED}`;
 }

@@ -1,4 +1,5 @@
 import { quoteIdent } from "../../config/identifiers.js";
+import { AFTER_NOTIFIED } from "./fragments.js";
 
 /**
  * Rescues running jobs whose lease expired (their worker crashed, hung or lost the database):
@@ -32,5 +33,5 @@ export function rescueJobsSql(schema: string): string {
 ), notified as (
   select pg_notify($2, queue) from (select distinct queue from rescued where status = 'retrying') q
 )
-select id, queue, status from rescued where (select count(*) from notified) >= 0`;
+select id, queue, status from rescued where ${AFTER_NOTIFIED}`;
 }

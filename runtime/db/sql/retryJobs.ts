@@ -1,5 +1,5 @@
 import { quoteIdent } from "../../config/identifiers.js";
-import { jobJson } from "../../types.js";
+import { AFTER_NOTIFIED, JOB_ID_SQL_PATTERN, LIVE_STATUS_LIST, rowJson } from "./fragments.js";
 
 /**
  * Puts finished jobs back to work: status 'scheduled', run_at now(), at least one more
@@ -21,7 +21,7 @@ export function retryJobsSql(schema: string): string {
   const jobs = `${quoteIdent(schema)}.jobs`;
   return `with candidates as (
   select j.id, j.queue, j.unique_key from ${jobs} j
-  where ($1::text is null or j.id = case when $1 ~ '^[0-9]{1,18}$' then $1::bigint end)
+  where ($1::text is null or j.id = case when $1 ~ ${JOB_ID_SQL_PATTERN} then $1::bigint end)
     and ($2::text is null or j.queue = $2)
     and j.status = any($3::text[])
     and j.id > $4::bigint
@@ -31,7 +31,7 @@ export function retryJobsSql(schema: string): string {
 ), blocked as (
   select c.id, coalesce(
     (select min(l.id) from ${jobs} l
-      where l.queue = c.queue and l.unique_key = c.unique_key and l.status in ('scheduled', 'running', 'retrying')),
+      where l.queue = c.queue and l.unique_key = c.unique_key and l.status in ${LIVE_STATUS_LIST}),
     (select min(e.id) from candidates e where e.queue = c.queue and e.unique_key = c.unique_key and e.id < c.id)
   ) as held_by
   from candidates c
@@ -47,11 +47,11 @@ export function retryJobsSql(schema: string): string {
   select pg_notify($6, queue) from (select distinct queue from retried) q
 )
 select c.id::text as id, r.id is not null as retried, b.held_by::text as held_by,
-  case when r.id is not null then ${jobJson("r")} end as job
+  case when r.id is not null then ${rowJson("r")} end as job
 from candidates c
 left join retried r on r.id = c.id
 left join blocked b on b.id = c.id
-where (select count(*) from notified) >= 0
+where ${AFTER_NOTIFIED}
 order by c.id`;
 }
 

@@ -1,4 +1,5 @@
 import { quoteIdent } from "../../config/identifiers.js";
+import { AFTER_NOTIFIED } from "./fragments.js";
 
 /**
  * Shutdown: puts jobs this worker is abandoning back to `scheduled` without spending the
@@ -13,5 +14,5 @@ export function returnJobsSql(schema: string): string {
 ), notified as (
   select pg_notify($3, queue) from (select distinct queue from returned) q
 )
-select id from returned where (select count(*) from notified) >= 0`;
+select id from returned where ${AFTER_NOTIFIED}`;
 }

@@ -1,4 +1,5 @@
 import { quoteIdent } from "../../config/identifiers.js";
+import { READY_STATUS_LIST } from "./fragments.js";
 
 /**
  * Counts per queue for `sidetrack status`, read in one statement so every number is from the
@@ -19,7 +20,7 @@ export function queueStatusSql(schema: string): string {
   count(*) filter (where status = 'cancelled')::text as cancelled,
   -- "ready" is what a worker may claim now: scheduled or retrying with run_at reached
   floor(extract(epoch from now() - min(run_at) filter (
-    where status in ('scheduled', 'retrying') and run_at <= now())) * 1000)::bigint::text as oldest_ready_age_ms
+    where status in ${READY_STATUS_LIST} and run_at <= now())) * 1000)::bigint::text as oldest_ready_age_ms
 from ${quoteIdent(schema)}.jobs
 where $1::text is null or queue = $1
 group by queue
@@ -34,9 +35,4 @@ export function queueExistsSql(schema: string): string {
 /** Every queue name that has jobs, for "unknown queue" messages. */
 export function knownQueuesSql(schema: string): string {
   return `select distinct queue from ${quoteIdent(schema)}.jobs order by queue`;
-}
-
-/** Whether the jobs table exists in the schema (cheap check before reading it). */
-export function jobsTableExistsSql(): string {
-  return `select to_regclass($1) is not null as found`;
 }

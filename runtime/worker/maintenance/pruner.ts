@@ -1,15 +1,7 @@
 import type pg from "pg";
+import { PRUNE_BATCH } from "../../config/defaults.js";
 import { pruneJobsSql } from "../../db/sql/pruneJobs.js";
-
-/** Most rows deleted per statement, so one prune never holds many locks at once. */
-const PRUNE_BATCH = 10_000;
-
-/** Ages after which finished jobs are deleted, in ms; null keeps that status forever. */
-export interface RetentionMs {
-  completedMs: number | null;
-  failedMs: number | null;
-  cancelledMs: number | null;
-}
+import type { RetentionMs } from "../../config/resolve.js";
 
 /** Deletes finished jobs past their retention age. Returns how many were deleted. */
 export async function pruneJobs(pool: pg.Pool, schema: string, retention: RetentionMs): Promise<number> {

@@ -1,9 +1,9 @@
 import type pg from "pg";
+import { RESCUE_BATCH } from "../../config/defaults.js";
 import { jobsChannel } from "../../config/identifiers.js";
 import { rescueJobsSql } from "../../db/sql/rescueJobs.js";
 
 /** Most jobs rescued per statement; the rescuer loops until none are left. */
-const RESCUE_BATCH = 1_000;
 
 export interface Rescued {
   id: string;

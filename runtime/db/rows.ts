@@ -1,0 +1,128 @@
+// Rows as the database returns them → the objects users see. Every statement that returns jobs
+// or schedules returns each as JSON text (rowJson in sql/fragments.ts) or, for claims, as the
+// narrow CLAIMED_COLUMNS; this file is the one place that reads them.
+import type { CronSchedule, Job, JobStatus } from "../types.js";
+
+interface JobRecord {
+  id: string;
+  queue: string;
+  payload: unknown;
+  status: JobStatus;
+  priority: number;
+  attempt: number;
+  max_attempts: number;
+  run_at: string;
+  inserted_at: string;
+  started_at: string | null;
+  completed_at: string | null;
+  failed_at: string | null;
+  cancelled_at: string | null;
+  finalized_at: string | null;
+  locked_by: string | null;
+  locked_until: string | null;
+  errors: { attempt: number; message: string; stack?: string; at: string }[];
+  unique_key: string | null;
+}
+
+const date = (value: string | null): Date | null => (value === null ? null : new Date(value));
+
+/** A job from its `rowJson` text. */
+export function parseJob<Payload = unknown>(json: string): Job<Payload> {
+  const r = JSON.parse(json) as JobRecord;
+  return {
+    id: r.id,
+    queue: r.queue,
+    payload: r.payload as Payload,
+    status: r.status,
+    priority: r.priority,
+    attempt: r.attempt,
+    maxAttempts: r.max_attempts,
+    runAt: new Date(r.run_at),
+    insertedAt: new Date(r.inserted_at),
+    startedAt: date(r.started_at),
+    completedAt: date(r.completed_at),
+    failedAt: date(r.failed_at),
+    cancelledAt: date(r.cancelled_at),
+    finalizedAt: date(r.finalized_at),
+    lockedBy: r.locked_by,
+    lockedUntil: date(r.locked_until),
+    errors: r.errors.map((e) => ({ ...e, at: new Date(e.at) })),
+    uniqueKey: r.unique_key,
+  };
+}
+
+export interface ClaimedRow {
+  id: string;
+  queue: string;
+  payload: string;
+  priority: number;
+  attempt: number;
+  max_attempts: number;
+  unique_key: string | null;
+  locked_by: string;
+  run_at_ms: number;
+  inserted_at_ms: number;
+  started_at_ms: number;
+  locked_until_ms: number;
+  errors: string | null;
+}
+
+/** A job as its handler sees it, from a claim's row. */
+export function parseClaimedJob(r: ClaimedRow): Job {
+  const errors = r.errors === null ? [] : (JSON.parse(r.errors) as JobRecord["errors"]).map((e) => ({ ...e, at: new Date(e.at) }));
+  return {
+    id: r.id,
+    queue: r.queue,
+    payload: JSON.parse(r.payload),
+    status: "running",
+    priority: r.priority,
+    attempt: r.attempt,
+    maxAttempts: r.max_attempts,
+    runAt: new Date(r.run_at_ms),
+    insertedAt: new Date(r.inserted_at_ms),
+    startedAt: new Date(r.started_at_ms),
+    completedAt: null,
+    failedAt: null,
+    cancelledAt: null,
+    finalizedAt: null,
+    lockedBy: r.locked_by,
+    lockedUntil: new Date(r.locked_until_ms),
+    errors,
+    uniqueKey: r.unique_key,
+  };
+}
+
+interface ScheduleRecord {
+  id: string;
+  queue: string;
+  expression: string;
+  timezone: string;
+  payload: unknown;
+  run_missed: boolean;
+  source: "declared" | "programmatic";
+  active: boolean;
+  next_run_at: string;
+  last_run_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A schedule from its `rowJson` text. */
+export function parseCronSchedule<Payload = unknown>(json: string): CronSchedule<Payload> {
+  const r = JSON.parse(json) as ScheduleRecord;
+  return {
+    id: r.id,
+    queue: r.queue,
+    expression: r.expression,
+    timezone: r.timezone,
+    payload: r.payload as Payload,
+    runMissed: r.run_missed,
+    source: r.source,
+    active: r.active,
+    nextRunAt: new Date(r.next_run_at),
+    lastRunAt: r.last_run_at === null ? null : new Date(r.last_run_at),
+    createdAt: new Date(r.created_at),
+    updatedAt: new Date(r.updated_at),
+  };
+}
+

@@ -1,0 +1,57 @@
+// SQL fragments shared by several statements, each written once. Every one is a constant
+// without interpolation, so nothing a caller passes can reach a statement through them.
+
+/**
+ * A row as one JSON text column. Statements that return jobs (`job`) or cron schedules
+ * (`schedule`) use it: it reads the same through pg and Prisma (which disagree on bigint, jsonb
+ * and timestamp types) and keeps ids exact. Parsed in db/rows.ts.
+ */
+export function rowJson(alias: string): string {
+  return `(to_jsonb(${alias}) || jsonb_build_object('id', ${alias}.id::text))::text`;
+}
+
+/** The states that hold a unique key (LIVE_STATUSES in types.ts; the partial unique index of migration 0001). */
+export const LIVE_STATUS_LIST = `('scheduled', 'running', 'retrying')`;
+
+/** The states a worker claims from once run_at is reached (READY_STATUSES in types.ts). */
+export const READY_STATUS_LIST = `('scheduled', 'retrying')`;
+
+/**
+ * The pattern of a job id as text: 1 to 18 digits, so `$1::bigint` cannot overflow. Statements
+ * that take an id as text cast it only when it matches (`case when $1 ~ … then $1::bigint end`),
+ * so a malformed id finds nothing instead of raising. JOB_ID_PATTERN in config/identifiers.ts is
+ * the same rule for JavaScript.
+ */
+export const JOB_ID_SQL_PATTERN = `'^[0-9]{1,18}$'`;
+
+/**
+ * What claiming a job writes, for every claim statement (`j` is the jobs table): it starts an
+ * attempt and leases the job. $1 is the worker id and $2 the lease in milliseconds in every
+ * statement that uses it.
+ */
+export const CLAIM_SET = `status = 'running', attempt = j.attempt + 1, started_at = now(),
+    locked_by = $1, locked_until = now() + $2 * interval '1 millisecond'`;
+
+/**
+ * A CTE that only calls pg_notify is a plain SELECT, and PostgreSQL runs an unreferenced plain
+ * CTE not at all (data-modifying CTEs always run). Statements that notify from a `notified` CTE
+ * therefore reference it in their final WHERE with this always-true condition: the
+ * notifications are sent exactly once, and the rows returned are not changed.
+ */
+export const AFTER_NOTIFIED = `(select count(*) from notified) >= 0`;
+
+/**
+ * What a claim returns: the columns a running job needs, cheap to produce and to read (about
+ * three times cheaper than `rowJson` on the hot path). Times travel as epoch milliseconds.
+ * Parsed by parseClaimedJob in db/rows.ts.
+ */
+export const CLAIMED_COLUMNS = `j.id::text as id, j.queue, j.payload::text as payload, j.priority, j.attempt,
+  j.max_attempts, j.unique_key, j.locked_by,
+  (extract(epoch from j.run_at) * 1000)::float8 as run_at_ms,
+  (extract(epoch from j.inserted_at) * 1000)::float8 as inserted_at_ms,
+  (extract(epoch from j.started_at) * 1000)::float8 as started_at_ms,
+  (extract(epoch from j.locked_until) * 1000)::float8 as locked_until_ms,
+  case when j.attempt > 1 then j.errors::text end as errors`;
+
+/** One null per column of CLAIMED_COLUMNS: the claim's extra row that carries no job. */
+export const NO_CLAIMED_COLUMNS = `null, null, null, null, null, null, null, null, null, null, null, null, null`;
