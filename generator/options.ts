@@ -1,8 +1,8 @@
 // The options literal of one `queue<P>({ … })`: every value read statically and checked the way the
 // runtime would check it, so a mistake shows up at generate time with its line and column.
-import { CronExpressionParser } from "cron-parser";
 import { Node } from "ts-morph";
-import { parseDuration } from "../runtime/config/duration.js";
+import { BACKOFF_KEYS, closest, CRON_KEYS, durationProblem, integerProblem, MAX_INT, QUEUE_OPTION_NAMES, uniqueByProblem } from "../runtime/config/queue-rules.js";
+import { cronParseProblem, cronShapeProblem, normalizeCronExpression, resolveTimeZone } from "../runtime/cron/expression.js";
 import { describeSchema, findPayloadProblem, type PayloadSchema } from "../runtime/insert/validate.js";
 import { diagnosticAt, DiagnosticError, type Diagnostic } from "./diagnostics.js";
 import { propertyName, readLiteral, unwrapExpression, type Literal } from "./literal.js";
@@ -10,10 +10,7 @@ import type { QueueModel } from "./model.js";
 
 type Options = QueueModel["options"];
 
-const MAX_INT = 2_147_483_647;
-const OPTION_NAMES = ["maxAttempts", "priority", "timeout", "concurrency", "uniqueBy", "backoff", "cron"] as const;
-const BACKOFF_KEYS = ["base", "max"];
-const CRON_KEYS = ["schedule", "timezone", "payload"];
+const OPTION_NAMES = QUEUE_OPTION_NAMES;
 
 /** Reads and checks `optionsNode` (the argument of `queue<P>(…)`); problems go to `diagnostics`. */
 export function readQueueOptions(
@@ -71,15 +68,15 @@ function readOption(queue: string, property: Node, payload: PayloadSchema | unde
 
   switch (name) {
     case "maxAttempts":
-      if (!isInteger(value, 1)) bad(`must be an integer of at least 1, got ${show(value)}`, "e.g. maxAttempts: 10");
+      if (integerProblem(value, 1)) bad(integerProblem(value, 1)!, "e.g. maxAttempts: 10");
       options.maxAttempts = value as number;
       return;
     case "priority":
-      if (!isInteger(value, -MAX_INT)) bad(`must be an integer, got ${show(value)}`, "e.g. priority: 5 (lower runs first)");
+      if (integerProblem(value, -MAX_INT)) bad(integerProblem(value, -MAX_INT)!, "e.g. priority: 5 (lower runs first)");
       options.priority = value as number;
       return;
     case "concurrency":
-      if (!isInteger(value, 1)) bad(`must be an integer of at least 1, got ${show(value)}`, "e.g. concurrency: 4");
+      if (integerProblem(value, 1)) bad(integerProblem(value, 1)!, "e.g. concurrency: 4");
       options.concurrency = value as number;
       return;
     case "timeout":
@@ -104,9 +101,8 @@ function readOption(queue: string, property: Node, payload: PayloadSchema | unde
 }
 
 function readUniqueBy(queue: string, value: Literal, node: Node, payload: PayloadSchema | undefined, bad: Bad): string[] {
-  if (!Array.isArray(value) || value.length === 0 || value.some((v) => typeof v !== "string")) {
-    bad(`must be a non-empty array of payload field names, got ${show(value)}`, 'e.g. uniqueBy: ["invoiceId"]');
-  }
+  const problem = uniqueByProblem(value);
+  if (problem?.startsWith("must")) bad(problem, 'e.g. uniqueBy: ["invoiceId"]');
   const fields = value as string[];
   if (!payload) return fields;
   const elements = Node.isArrayLiteralExpression(unwrapExpression(node)) ? (unwrapExpression(node) as import("ts-morph").ArrayLiteralExpression).getElements() : [];
@@ -140,20 +136,14 @@ function readCron(queue: string, value: Literal, node: Node, payload: PayloadSch
     bad(`needs schedule, a cron expression string, got ${show(schedule)}`, 'e.g. schedule: "0 3 * * *" (minute hour day month weekday)', cron.schedule === undefined ? node : valueAt(node, "schedule"));
   }
   const timezone = cron.timezone;
-  if (timezone !== undefined && (typeof timezone !== "string" || !isTimeZone(timezone))) {
+  if (timezone !== undefined && (typeof timezone !== "string" || resolveTimeZone(timezone) === undefined)) {
     bad(`.timezone ${show(timezone)} is not an IANA time zone`, 'use a name such as "Europe/Berlin", "America/New_York" or "UTC"', valueAt(node, "timezone"));
   }
   const expression = schedule as string;
-  const fields = expression.trim().split(/\s+/);
-  const isMacro = /^@\w+$/.test(expression.trim());
-  if (!isMacro && fields.length !== 5 && fields.length !== 6) {
-    bad(`.schedule "${expression}" has ${fields.length} fields; a cron expression has 5 (minute hour day month weekday) or 6 (seconds first)`, 'e.g. "0 3 * * *" for 03:00 every day', valueAt(node, "schedule"));
-  }
-  try {
-    CronExpressionParser.parse(expression, { tz: (timezone as string | undefined) ?? "UTC" }).next();
-  } catch (error) {
-    bad(`.schedule "${expression}" is not a valid cron expression: ${(error as Error).message}`, 'e.g. "0 3 * * *" for 03:00 every day, "*/5 * * * *" for every 5 minutes', valueAt(node, "schedule"));
-  }
+  const shape = cronShapeProblem(normalizeCronExpression(expression));
+  if (shape) bad(`.schedule ${shape}`, 'e.g. "0 3 * * *" for 03:00 every day', valueAt(node, "schedule"));
+  const parse = cronParseProblem(expression, (timezone as string | undefined) ?? "UTC");
+  if (parse) bad(`.schedule ${parse}`, 'e.g. "0 3 * * *" for 03:00 every day, "*/5 * * * *" for every 5 minutes', valueAt(node, "schedule"));
   const jobPayload = cron.payload === undefined ? {} : cron.payload;
   const problem = payload && findPayloadProblem(payload, jobPayload);
   if (problem) {
@@ -173,7 +163,7 @@ function readCron(queue: string, value: Literal, node: Node, payload: PayloadSch
 
 type Bad = (message: string, fix: string, at?: Node) => never;
 
-function asObject(value: Literal, keys: string[], node: Node, bad: Bad, example: string): Record<string, Literal> {
+function asObject(value: Literal, keys: readonly string[], node: Node, bad: Bad, example: string): Record<string, Literal> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) bad(`must be an object, got ${show(value)}`, `e.g. ${example}`);
   const object = value as Record<string, Literal>;
   for (const key of Object.keys(object)) {
@@ -186,11 +176,7 @@ function asObject(value: Literal, keys: string[], node: Node, bad: Bad, example:
 }
 
 function checkDuration(value: Literal, bad: (message: string, fix: string) => never): void {
-  try {
-    parseDuration(value, "value");
-  } catch {
-    bad(`must be milliseconds or a duration string like "500ms", "30s", "2m", "1h", got ${show(value)}`, 'e.g. timeout: "2m" or timeout: 120000');
-  }
+  if (durationProblem(value)) bad(`must be milliseconds or a duration string like "500ms", "30s", "2m", "1h", got ${show(value)}`, 'e.g. timeout: "2m" or timeout: 120000');
 }
 
 /** The value node of `key` inside an object literal node, for pointing diagnostics precisely. */
@@ -210,47 +196,6 @@ function findProperty(node: Node, key: string): Node | undefined {
   return object.getProperties().find((p) => Node.isPropertyAssignment(p) && propertyName(p.getNameNode()) === key);
 }
 
-function isInteger(value: Literal, min: number): boolean {
-  return typeof value === "number" && Number.isInteger(value) && value >= min && value <= MAX_INT;
-}
-
-function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat("en-US", { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function show(value: Literal | undefined): string {
   return value === undefined ? "nothing" : JSON.stringify(value);
-}
-
-/** The known name nearest to a misspelt one (edit distance ≤ 2, or a case-only difference). */
-export function closest(name: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const candidate of known) {
-    const d = candidate.toLowerCase() === name.toLowerCase() ? 0 : distance(name, candidate);
-    if (d < bestDistance) {
-      best = candidate;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
-
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const current = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
-      previous = current;
-    }
-  }
-  return row[b.length]!;
 }

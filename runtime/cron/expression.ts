@@ -23,31 +23,52 @@ export function validateCron(queue: string, expression: unknown, timezone?: unkn
     fail("cron.schedule", `cron schedule must be a cron expression string such as "0 3 * * *", got ${JSON.stringify(expression)}`);
   }
   const normalized = normalizeCronExpression(expression as string);
-  const fields = normalized.split(" ").length;
-  if (!/^@\w+$/.test(normalized) && fields !== 5 && fields !== 6) {
-    fail(
-      "cron.schedule",
-      `cron schedule "${normalized}" has ${fields} field${fields === 1 ? "" : "s"}; ` +
-        "a cron expression has 5 (minute hour day month weekday) or 6 (seconds first)",
-    );
-  }
+  const shape = cronShapeProblem(normalized);
+  if (shape) fail("cron.schedule", `cron schedule ${shape}`);
   let zone = CRON_TIMEZONE_DEFAULT;
   if (timezone !== undefined) {
     if (typeof timezone !== "string" || timezone === "") {
       fail("cron.timezone", `cron schedule "${normalized}": timezone must be an IANA name such as "Europe/Berlin", got ${JSON.stringify(timezone)}`);
     }
-    try {
-      zone = new Intl.DateTimeFormat("en-US", { timeZone: timezone as string }).resolvedOptions().timeZone;
-    } catch {
+    const resolved = resolveTimeZone(timezone as string);
+    if (resolved === undefined) {
       fail("cron.timezone", `cron schedule "${normalized}": timezone ${JSON.stringify(timezone)} is not an IANA timezone (e.g. "Europe/Berlin", "UTC")`);
     }
+    zone = resolved!;
   }
-  try {
-    CronExpressionParser.parse(normalized, { tz: zone, currentDate: new Date() }).next();
-  } catch (error) {
-    fail("cron.schedule", `cron schedule "${normalized}" is not a valid cron expression: ${(error as Error).message}`);
-  }
+  const parse = cronParseProblem(normalized, zone);
+  if (parse) fail("cron.schedule", `cron schedule ${parse}`);
   return { expression: normalized, timezone: zone };
+}
+
+/**
+ * What is wrong with the number of fields of a (normalised) expression, as a phrase that
+ * follows "cron schedule" or ".schedule"; undefined when it has 5 or 6, or is a macro. Shared
+ * with the generator, which reports it at the declaration's line and column.
+ */
+export function cronShapeProblem(expression: string): string | undefined {
+  const fields = expression.split(" ").length;
+  if (/^@\w+$/.test(expression) || fields === 5 || fields === 6) return undefined;
+  return `"${expression}" has ${fields} field${fields === 1 ? "" : "s"}; a cron expression has 5 (minute hour day month weekday) or 6 (seconds first)`;
+}
+
+/** Whether cron-parser accepts the expression in `timezone`; the phrase to report when not. */
+export function cronParseProblem(expression: string, timezone: string): string | undefined {
+  try {
+    CronExpressionParser.parse(expression, { tz: timezone, currentDate: new Date() }).next();
+    return undefined;
+  } catch (error) {
+    return `"${expression}" is not a valid cron expression: ${(error as Error).message}`;
+  }
+}
+
+/** The canonical name of an IANA timezone, or undefined when it is not one. */
+export function resolveTimeZone(timezone: string): string | undefined {
+  try {
+    return new Intl.DateTimeFormat("en-US", { timeZone: timezone }).resolvedOptions().timeZone;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Trims and joins the fields with single spaces: `" 0  3 * * *"` and `"0 3 * * *"` are one schedule. */
