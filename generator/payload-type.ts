@@ -54,6 +54,7 @@ function convert(type: Type, path: string, at: Node, context: Context): Converte
   };
   const flags = type.getFlags();
 
+  if (isUnresolved(type)) return unresolved(path, at, context);
   if (type.isAny()) return { text: "any", schema: { type: "json" } };
   if (type.isUnknown()) return JSON_ANY;
   if (flags & (ts.TypeFlags.BigInt | ts.TypeFlags.BigIntLiteral)) return reject("a bigint", "use a string or a number");
@@ -183,6 +184,32 @@ function conflictDiagnostic(queue: string, path: string, { name, first, second }
     `give ${name} one type in every member, or override it: Omit<Base, "${name}"> & { ${name}: … }`,
   );
 }
+
+/** A name the checker could not resolve: a typo, a missing import, or a DOM/Node type (not loaded). */
+function isUnresolved(type: Type): boolean {
+  return (type.compilerType as { intrinsicName?: string }).intrinsicName === "error";
+}
+
+function unresolved(path: string, at: Node, context: Context): ConvertedPayload {
+  const parent = at.getParent();
+  const typeNode = parent && Node.isPropertySignature(parent) ? parent.getTypeNode() : at;
+  const written = typeNode?.getText() ?? "";
+  const builtin = (written.match(/[A-Za-z_$][\w$]*/g) ?? []).find((name) => NOT_JSON[name] || WEB_TYPES.includes(name));
+  if (builtin) {
+    // Not loaded (DOM, @types/node) but known by name: the same report as when it is loaded.
+    const { what, fix } = NOT_JSON[builtin] ?? { what: `a ${builtin}`, fix: "pass what the handler needs as strings, numbers, booleans, arrays and plain objects" };
+    context.diagnostics.push(diagnosticAt(at, `queue "${context.queue}": ${path} is ${what}, which does not survive JSON`, fix));
+  } else {
+    context.diagnostics.push(
+      diagnosticAt(at, `queue "${context.queue}": ${path} has type ${written}, which sidetrack generate cannot resolve`,
+        "import the type, or check its spelling (DOM and @types/node types are not loaded: a payload is JSON data)"),
+    );
+  }
+  return JSON_ANY;
+}
+
+/** DOM and Node types users reach for that are not in the ECMAScript library (and not JSON data). */
+const WEB_TYPES = ["Blob", "File", "FormData", "Headers", "Request", "Response", "ReadableStream", "URLSearchParams", "AbortSignal", "Element", "HTMLElement", "Event"];
 
 /** An object type that converts as an object: not callable, not a class instance, not a built-in. */
 function isPlainObject(type: Type): boolean {
