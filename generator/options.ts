@@ -11,7 +11,7 @@ import type { QueueModel } from "./model.js";
 type Options = QueueModel["options"];
 
 const MAX_INT = 2_147_483_647;
-const OPTION_NAMES = ["maxAttempts", "priority", "timeout", "concurrency", "uniqueBy", "backoff", "cron"] as const;
+const OPTION_NAMES = ["schema", "maxAttempts", "priority", "timeout", "concurrency", "uniqueBy", "backoff", "cron"] as const;
 const BACKOFF_KEYS = ["base", "max"];
 const CRON_KEYS = ["schedule", "timezone", "payload"];
 
@@ -62,6 +62,8 @@ function readOption(queue: string, property: Node, payload: PayloadSchema | unde
       ),
     );
   }
+  // Not a literal: parse.ts resolves it to the module that exports it (schema-payload.ts).
+  if (name === "schema") return;
   const valueNode = property.getInitializerOrThrow();
   const what = `option ${name} of queue "${queue}"`;
   const value = readLiteral(valueNode, what);

@@ -25,6 +25,11 @@ export function convertPayloadType(queue: string, typeNode: Node, diagnostics: D
   return convert(typeNode.getType(), "payload", typeNode, context);
 }
 
+/** Converts an already resolved type (a schema's output type), reporting problems at `at`. */
+export function convertResolvedType(queue: string, type: Type, at: Node, diagnostics: Diagnostic[]): ConvertedPayload {
+  return convert(type, "payload", at, { queue, anchor: at, diagnostics, stack: [] });
+}
+
 const JSON_ANY: ConvertedPayload = { text: "unknown", schema: { type: "json" } };
 
 /** Built-in object types that JSON mangles, with the fix for each. */

@@ -21,6 +21,8 @@ export { validatePayload, findPayloadProblem, describeSchema } from "./validate.
 export type { PayloadSchema, PayloadProblem } from "./validate.js";
 export { insertGenerated, toInsertItems, runTransaction, requireHandlers } from "./generated-support.js";
 export type { GeneratedQueue, InsertItem, PgPool, PgPoolClient } from "./generated-support.js";
+export { insertWithSchema, parseWithSchema, parseWithSchemaSync } from "./standard-schema.js";
+export type { StandardSchemaV1 } from "./standard-schema.js";
 export { queueStatus, knownQueues, queueHasJobs, retryJob, retryJobs, RETRYABLE_STATUSES, SidetrackUniqueConflictError } from "./admin.js";
 export type { QueueStatus, QueueStatusOptions, RetryableStatus, RetrySkip, RetryJobsOptions, RetryJobsResult, RetryJobResult } from "./admin.js";
 export { CronService, validateCron, normalizeCronExpression, nextCronTick, latestCronTick, cronTicks, planCronTick } from "./cron.js";
