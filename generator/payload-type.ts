@@ -236,8 +236,8 @@ function convertTuple(type: Type, path: string, at: Node, context: Context): Con
 
 function convertRestTuple(type: Type, path: string, at: Node, context: Context): ConvertedPayload {
   // `[A, ...B[]]` is rare in payloads; accept it as an array of the union of its elements.
-  const elements = type.getTupleElements();
-  return convertUnion(elements, `${path}[number]`, at, context);
+  const item = convertUnion(type.getTupleElements(), `${path}[number]`, at, context);
+  return { text: `${parenthesize(item.text)}[]`, schema: { type: "array", items: item.schema } };
 }
 
 function convertObject(type: Type, path: string, at: Node, context: Context): ConvertedPayload {
@@ -274,7 +274,10 @@ function convertObject(type: Type, path: string, at: Node, context: Context): Co
     }
     const index = type.getStringIndexType() ?? type.getNumberIndexType();
     let additional: PayloadSchema | undefined;
-    if (index) {
+    if (index?.isNever()) {
+      // `Record<string, never>`, the empty payload: no property can have a value.
+      parts.push("[key: string]: never");
+    } else if (index) {
       const converted = convert(index, `${path}[string]`, at, context);
       additional = converted.schema;
       parts.push(`[key: string]: ${converted.text}`);

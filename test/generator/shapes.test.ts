@@ -54,6 +54,8 @@ describe("composed payload types", () => {
     ["generic", { data: { id: "a" }, sentAt: "now" }, { data: { id: 1 }, sentAt: "now" }, "payload.data.id"],
     ["genericOfIntersection", { items: [{ id: "a", tenant: "t", score: 1 }], total: 1 }, { items: [{ id: "a", tenant: "t" }], total: 1 }, "payload.items[0].score"],
     ["extendsChain", { name: "Lassie", goodBoy: true, breed: "collie", data: { ribbon: 1 }, sentAt: "now" }, { name: "Lassie", goodBoy: true, breed: "beagle", data: { ribbon: 1 }, sentAt: "now" }, "payload.breed"],
+    ["empty", {}, "nothing", "payload"],
+    ["restTuple", { path: ["a", 1, 2] }, { path: ["a", "b", true] }, "payload.path[2]"],
   ];
   it.each(cases)("%s: a fitting payload is inserted, one that does not fit names its property", async (queue, valid, invalid, property) => {
     const job = await attempt(queue, valid);
