@@ -64,6 +64,12 @@ describe("generated client", () => {
     expect(imports).toEqual(["sidetrack", "../schemas.js"]);
   });
 
+  it("computes the schema's import from wherever --out puts the client", () => {
+    const project = tempProject("schemas");
+    expect(generate({ queues: path.join(project, "sidetrack.queues.ts"), out: path.join(project, "src/generated/jobs") }).ok).toBe(true);
+    expect(fs.readFileSync(path.join(project, "src/generated/jobs/client.ts"), "utf8")).toContain('} from "../../../schemas.js";');
+  });
+
   it("compiles: inserts take the schema's input type, handlers get its output", async () => {
     fs.writeFileSync(
       path.join(dir, "usage.ts"),
