@@ -13,8 +13,20 @@ export interface QueueModel {
   payloadType: string;
   /** The same type as data, for the runtime validator. */
   payloadSchema: PayloadSchema;
-  /** The options literal, checked; values exactly as written (durations stay "2m"). */
+  /** With `queue({ schema })`: where the generated client imports the schema from. */
+  schema?: SchemaSource;
+  /** The options literal, checked; values exactly as written (durations stay "2m"). The schema is not among them. */
   options: QueueOptions<unknown> & { cron?: CronOptions<unknown> };
+}
+
+/** The module a queue's Standard Schema is imported from. */
+export interface SchemaSource {
+  /** Absolute path of the user's module; absent when the schema comes from a package. */
+  file?: string;
+  /** The module specifier as the declaration wrote it (a package's is also what the client imports). */
+  specifier: string;
+  /** The name the module exports the schema under; "default" for a default export. */
+  exportName: string;
 }
 
 export interface DeclarationModel {

@@ -59,6 +59,8 @@ function readOption(queue: string, property: Node, payload: PayloadSchema | unde
       ),
     );
   }
+  // Not a literal: parse.ts resolves it to the module that exports it (schema-payload.ts).
+  if (name === "schema") return;
   const valueNode = property.getInitializerOrThrow();
   const what = `option ${name} of queue "${queue}"`;
   const value = readLiteral(valueNode, what);

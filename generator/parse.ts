@@ -3,13 +3,14 @@
 // resolved by the type checker through aliases and imports.
 import fs from "node:fs";
 import path from "node:path";
-import { Node, Project, ts, type CallExpression, type SourceFile } from "ts-morph";
+import { Node, Project, ts, type CallExpression, type PropertyAssignment, type SourceFile } from "ts-morph";
 import { isValidQueueName } from "../runtime/config/identifiers.js";
 import { diagnosticAt, DiagnosticError, type Diagnostic } from "./diagnostics.js";
 import { propertyName, unwrapExpression } from "./literal.js";
 import type { DeclarationModel, QueueModel } from "./model.js";
 import { readQueueOptions } from "./options.js";
-import { convertPayloadType } from "./payload-type.js";
+import { convertPayloadType, convertResolvedType } from "./payload-type.js";
+import { readSchemaPayload } from "./schema-payload.js";
 
 export interface ParseResult {
   /** Present when there were no diagnostics. */
@@ -31,6 +32,9 @@ const RUNTIME_STUB = `export interface QueueDefinition<Payload = unknown> { read
 export declare function queue<Payload>(options?: unknown): QueueDefinition<Payload>;
 export declare function defineQueues<const Q extends Record<string, QueueDefinition<any>>>(queues: Q): Q;
 `;
+
+/** The standard library the declaration is read against, whatever the user's tsconfig says. */
+const DECLARATION_LIB = "lib.es2023.d.ts";
 
 /**
  * A ts-morph project for reading declarations. Uses the nearest tsconfig.json's compiler options
@@ -62,8 +66,11 @@ export function createDeclarationProject(declarationFile: string): Project {
         skipFileDependencyResolution: true,
         resolutionHost,
       });
-  // Strict null checks keep `string | null` a union; the rest of the user's settings stand.
-  project.compilerOptions.set({ strictNullChecks: true, noEmit: true, types: [] });
+  // Strict null checks keep `string | null` a union. Only the ECMAScript library is loaded: a payload
+  // is JSON data, which no DOM or Node type is, and lib.dom.d.ts alone cost a cold run about 0.4 s. A
+  // payload naming such a type is reported as unresolved (payload-type.ts). The rest of the user's
+  // settings stand.
+  project.compilerOptions.set({ strictNullChecks: true, noEmit: true, types: [], lib: [DECLARATION_LIB] });
   project.createSourceFile(stubPath, RUNTIME_STUB, { overwrite: true });
   return project;
 }
@@ -158,16 +165,25 @@ function readQueue(sourceFile: SourceFile, property: Node, diagnostics: Diagnost
     );
   }
   const typeArguments = value.getTypeArguments();
-  if (typeArguments.length !== 1) {
+  const schemaProperty = findSchemaProperty(value.getArguments()[0]);
+  if (schemaProperty && typeArguments.length > 0) {
     throw new DiagnosticError(
-      diagnosticAt(value, `queue "${name}" has no payload type`, `name it: ${name}: queue<{ id: string }>() (use queue<Record<string, never>>() for an empty payload)`),
+      diagnosticAt(typeArguments[0]!, `queue "${name}" has both a payload type and a schema`, `drop the type argument: ${name}: queue({ schema: … }) takes its payload type from the schema's output`),
+    );
+  }
+  if (!schemaProperty && typeArguments.length !== 1) {
+    throw new DiagnosticError(
+      diagnosticAt(value, `queue "${name}" has no payload type`, `name it: ${name}: queue<{ id: string }>() (use queue<Record<string, never>>() for an empty payload), or give a schema: queue({ schema: Signup })`),
     );
   }
   if (value.getArguments().length > 1) {
     throw new DiagnosticError(diagnosticAt(value.getArguments()[1]!, `queue<P>() takes one options object; queue "${name}" has more arguments`, "merge them into one object literal"));
   }
   const payloadDiagnostics: Diagnostic[] = [];
-  const payload = convertPayloadType(name, typeArguments[0]!, payloadDiagnostics);
+  const schema = schemaProperty && readSchemaPayload(name, schemaProperty, sourceFile);
+  const payload = schema
+    ? convertResolvedType(name, schema.output, schema.at, payloadDiagnostics)
+    : convertPayloadType(name, typeArguments[0]!, payloadDiagnostics);
   diagnostics.push(...payloadDiagnostics);
   // Options that refer to the payload (uniqueBy, cron.payload) are only checked against a valid payload type.
   const options = readQueueOptions(name, value.getArguments()[0], payloadDiagnostics.length > 0 ? undefined : payload.schema, diagnostics);
@@ -177,8 +193,17 @@ function readQueue(sourceFile: SourceFile, property: Node, diagnostics: Diagnost
     pascalName: name[0]!.toUpperCase() + name.slice(1),
     payloadType: payload.text,
     payloadSchema: payload.schema,
+    ...(schema ? { schema: schema.source } : {}),
     options,
   };
+}
+
+/** The `schema: …` property of an options object literal, when there is one. */
+function findSchemaProperty(optionsNode: Node | undefined): PropertyAssignment | undefined {
+  const literal = optionsNode && unwrapExpression(optionsNode);
+  if (!literal || !Node.isObjectLiteralExpression(literal)) return undefined;
+  const property = literal.getProperties().find((p) => Node.isPropertyAssignment(p) && propertyName(p.getNameNode()) === "schema");
+  return property as PropertyAssignment | undefined;
 }
 
 /**

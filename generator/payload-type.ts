@@ -25,6 +25,11 @@ export function convertPayloadType(queue: string, typeNode: Node, diagnostics: D
   return convert(typeNode.getType(), "payload", typeNode, context);
 }
 
+/** Converts an already resolved type (a schema's output type), reporting problems at `at`. */
+export function convertResolvedType(queue: string, type: Type, at: Node, diagnostics: Diagnostic[]): ConvertedPayload {
+  return convert(type, "payload", at, { queue, anchor: at, diagnostics, stack: [] });
+}
+
 const JSON_ANY: ConvertedPayload = { text: "unknown", schema: { type: "json" } };
 
 /** Built-in object types that JSON mangles, with the fix for each. */
@@ -54,6 +59,7 @@ function convert(type: Type, path: string, at: Node, context: Context): Converte
   };
   const flags = type.getFlags();
 
+  if (isUnresolved(type)) return unresolved(path, at, context);
   if (type.isAny()) return { text: "any", schema: { type: "json" } };
   if (type.isUnknown()) return JSON_ANY;
   if (flags & (ts.TypeFlags.BigInt | ts.TypeFlags.BigIntLiteral)) return reject("a bigint", "use a string or a number");
@@ -77,6 +83,7 @@ function convert(type: Type, path: string, at: Node, context: Context): Converte
     // A branded primitive (`string & { __brand: "Id" }`) is the primitive in JSON.
     const primitive = type.getIntersectionTypes().find((t) => t.isString() || t.isNumber() || t.isBoolean() || t.isLiteral());
     if (primitive) return convert(primitive, path, at, context);
+    return convertIntersection(type, path, at, context);
   }
   if (type.isTypeParameter()) return reject("an unresolved type parameter", "use a concrete type");
   if (type.isArray() || type.isReadonlyArray()) {
@@ -125,6 +132,99 @@ function convertUnion(members: Type[], path: string, at: Node, context: Context)
   };
 }
 
+/**
+ * `Base & { n: number }`: one object with the members' properties merged, as the checker merges
+ * them. Members that are not plain objects are reported as they would be on their own; a property
+ * whose merged type is never (`{ a: string } & { a: number }`) is a conflict, reported where the
+ * second member declares it.
+ */
+function convertIntersection(type: Type, path: string, at: Node, context: Context): ConvertedPayload {
+  const members = type.getIntersectionTypes();
+  const unfit = members.filter((m) => !isPlainObject(m));
+  if (unfit.length > 0) {
+    const before = context.diagnostics.length;
+    for (const member of unfit) convert(member, path, at, context);
+    if (context.diagnostics.length === before) {
+      context.diagnostics.push(
+        diagnosticAt(at, `queue "${context.queue}": ${path} is of type ${type.getText()}, which does not survive JSON`, "intersect only object types: A & B where both are interfaces or type literals"),
+      );
+    }
+    return JSON_ANY;
+  }
+  // Which members declare each property. A property whose merged type is never is a conflict; so is
+  // one that vanished from the merge, as the checker reduces the whole intersection to never when two
+  // members give a property different literal types (`{ kind: "a" } & { kind: "b" }`).
+  const declaredBy = new Map<string, Node[]>();
+  for (const member of members) {
+    for (const symbol of member.getProperties()) {
+      const declaration = symbol.getDeclarations()[0];
+      if (declaration) declaredBy.set(symbol.getName(), [...(declaredBy.get(symbol.getName()) ?? []), declaration]);
+    }
+  }
+  const merged = new Map(type.getProperties().map((symbol) => [symbol.getName(), symbol]));
+  const conflicts = new Set<string>();
+  for (const [name, declarations] of declaredBy) {
+    if (declarations.length < 2) continue;
+    const symbol = merged.get(name);
+    if (symbol && !symbol.getTypeAtLocation(context.anchor).isNever()) continue;
+    conflicts.add(name);
+    context.diagnostics.push(conflictDiagnostic(context.queue, path, { name, first: declarations[0]!, second: declarations[1]! }));
+  }
+  if (conflicts.size > 0) return JSON_ANY;
+  return convertObject(type, path, at, context);
+}
+
+interface Conflict {
+  name: string;
+  first: Node;
+  second: Node;
+}
+
+function conflictDiagnostic(queue: string, path: string, { name, first, second }: Conflict) {
+  const typeOf = (n: Node) => (Node.isPropertySignature(n) ? n.getTypeNode()?.getText() : undefined) ?? n.getType().getText();
+  const where = Node.hasName(second) ? second.getNameNode() : second;
+  return diagnosticAt(
+    where,
+    `queue "${queue}": ${childPath(path, name)} is ${typeOf(first)} in one member of the intersection and ${typeOf(second)} in another, so no value fits`,
+    `give ${name} one type in every member, or override it: Omit<Base, "${name}"> & { ${name}: … }`,
+  );
+}
+
+/** A name the checker could not resolve: a typo, a missing import, or a DOM/Node type (not loaded). */
+function isUnresolved(type: Type): boolean {
+  return (type.compilerType as { intrinsicName?: string }).intrinsicName === "error";
+}
+
+function unresolved(path: string, at: Node, context: Context): ConvertedPayload {
+  const parent = at.getParent();
+  const typeNode = parent && Node.isPropertySignature(parent) ? parent.getTypeNode() : at;
+  const written = typeNode?.getText() ?? "";
+  const builtin = (written.match(/[A-Za-z_$][\w$]*/g) ?? []).find((name) => NOT_JSON[name] || WEB_TYPES.includes(name));
+  if (builtin) {
+    // Not loaded (DOM, @types/node) but known by name: the same report as when it is loaded.
+    const { what, fix } = NOT_JSON[builtin] ?? { what: `a ${builtin}`, fix: "pass what the handler needs as strings, numbers, booleans, arrays and plain objects" };
+    context.diagnostics.push(diagnosticAt(at, `queue "${context.queue}": ${path} is ${what}, which does not survive JSON`, fix));
+  } else {
+    context.diagnostics.push(
+      diagnosticAt(at, `queue "${context.queue}": ${path} has type ${written}, which sidetrack generate cannot resolve`,
+        "import the type, or check its spelling (DOM and @types/node types are not loaded: a payload is JSON data)"),
+    );
+  }
+  return JSON_ANY;
+}
+
+/** DOM and Node types users reach for that are not in the ECMAScript library (and not JSON data). */
+const WEB_TYPES = ["Blob", "File", "FormData", "Headers", "Request", "Response", "ReadableStream", "URLSearchParams", "AbortSignal", "Element", "HTMLElement", "Event"];
+
+/** An object type that converts as an object: not callable, not a class instance, not a built-in. */
+function isPlainObject(type: Type): boolean {
+  if (!type.isObject() || type.isArray() || type.isReadonlyArray() || type.isTuple()) return false;
+  if (type.getCallSignatures().length > 0 || type.getConstructSignatures().length > 0 || type.isClass()) return false;
+  const name = type.getSymbol()?.getName();
+  if (name && NOT_JSON[name] && isFromLibrary(type)) return false;
+  return !(isFromDefaultLibrary(type) && name !== "__type" && name !== "__object" && !type.isAnonymous());
+}
+
 function convertTuple(type: Type, path: string, at: Node, context: Context): ConvertedPayload {
   const target = (type.compilerType as ts.TypeReference).target as ts.TupleType;
   if (target.hasRestElement) return convertRestTuple(type, path, at, context);
@@ -136,8 +236,8 @@ function convertTuple(type: Type, path: string, at: Node, context: Context): Con
 
 function convertRestTuple(type: Type, path: string, at: Node, context: Context): ConvertedPayload {
   // `[A, ...B[]]` is rare in payloads; accept it as an array of the union of its elements.
-  const elements = type.getTupleElements();
-  return convertUnion(elements, `${path}[number]`, at, context);
+  const item = convertUnion(type.getTupleElements(), `${path}[number]`, at, context);
+  return { text: `${parenthesize(item.text)}[]`, schema: { type: "array", items: item.schema } };
 }
 
 function convertObject(type: Type, path: string, at: Node, context: Context): ConvertedPayload {
@@ -168,12 +268,16 @@ function convertObject(type: Type, path: string, at: Node, context: Context): Co
       const converted = convert(propertyType, propertyPath, where, context);
       properties[name] = converted.schema;
       if (isOptional) optional.push(name);
-      const readonly = declaration && Node.isPropertySignature(declaration) && declaration.isReadonly() ? "readonly " : "";
+      const signature = symbol.getDeclarations()[0];
+      const readonly = signature && Node.isPropertySignature(signature) && signature.isReadonly() ? "readonly " : "";
       parts.push(`${readonly}${propertyKey(name)}${isOptional ? "?" : ""}: ${converted.text}`);
     }
     const index = type.getStringIndexType() ?? type.getNumberIndexType();
     let additional: PayloadSchema | undefined;
-    if (index) {
+    if (index?.isNever()) {
+      // `Record<string, never>`, the empty payload: no property can have a value.
+      parts.push("[key: string]: never");
+    } else if (index) {
       const converted = convert(index, `${path}[string]`, at, context);
       additional = converted.schema;
       parts.push(`[key: string]: ${converted.text}`);

@@ -2,7 +2,7 @@
 import path from "node:path";
 import { renderClient } from "../templates/client.js";
 import { prismaMigrationFiles, sqlMigrationFiles } from "../templates/migrations.js";
-import type { DeclarationModel } from "./model.js";
+import type { DeclarationModel, SchemaSource } from "./model.js";
 
 export type MigrationFormat = "sql" | "prisma";
 
@@ -25,7 +25,11 @@ export function renderFiles(model: DeclarationModel, { outDir, schema, format }:
   const client = renderClient({
     source: sourceFrom(outDir),
     schema,
-    queues: model.queues.map((q) => ({ ...q, options: q.options as Record<string, unknown> })),
+    queues: model.queues.map(({ schema: source, ...q }) => ({
+      ...q,
+      options: q.options as Record<string, unknown>,
+      ...(source ? { schema: { specifier: schemaSpecifier(source, outDir), exportName: source.exportName } } : {}),
+    })),
   });
   const migrations =
     format === "prisma" ? prismaMigrationFiles(schema, sourceFrom(path.join(outDir, "prisma-migrations", "x"))) : sqlMigrationFiles(schema);
@@ -37,4 +41,22 @@ export function renderFiles(model: DeclarationModel, { outDir, schema, format }:
 
 function toPosix(p: string): string {
   return p.split(path.sep).join("/");
+}
+
+/**
+ * How the generated client imports a schema: a package by its name; the user's own module by a path
+ * relative to the output folder, in the style the declaration's import was written in (`./s.js`,
+ * `./s.ts` or `./s`), so it resolves under the same module settings.
+ */
+function schemaSpecifier(source: SchemaSource, outDir: string): string {
+  if (!source.file) return source.specifier;
+  let relative = toPosix(path.relative(outDir, source.file));
+  if (!relative.startsWith(".")) relative = `./${relative}`;
+  const extension = /\.d\.[cm]?ts$|\.[cm]?[jt]sx?$/.exec(relative)?.[0] ?? "";
+  const stem = relative.slice(0, relative.length - extension.length);
+  const written = /\.[cm]?[jt]sx?$/.exec(source.specifier)?.[0];
+  if (!written) return /\/index$/.test(stem) && !/\/index$/.test(source.specifier) ? stem.slice(0, -"/index".length) : stem;
+  if (/^\.[cm]?tsx?$/.test(written) && !extension.startsWith(".d.")) return relative;
+  const js: Record<string, string> = { ".ts": ".js", ".tsx": ".js", ".mts": ".mjs", ".cts": ".cjs", ".d.ts": ".js", ".d.mts": ".mjs", ".d.cts": ".cjs" };
+  return stem + (js[extension] ?? extension);
 }

@@ -6,3 +6,5 @@ export type { GeneratedQueue, InsertItem, PgPool, PgPoolClient } from "./insert/
 export { validatePayload } from "./insert/validate.js";
 export type { PayloadSchema } from "./insert/validate.js";
 export { toDbClient } from "./db/clients.js";
+export { insertWithSchema, parseWithSchema, parseWithSchemaSync } from "./insert/standard-schema.js";
+export type { StandardSchemaV1 } from "./types.js";

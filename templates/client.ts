@@ -1,6 +1,8 @@
 // The shape of `<out>/client.ts`: the typed layer over the runtime that applications import.
 // Everything queue-specific (payload types, options, validators) is baked in as literals, so the
 // file imports only "sidetrack" and "sidetrack/generated" — never the declaration, never a compiler.
+// The one exception: a queue declared with a Standard Schema imports that schema from the module
+// that exports it.
 import type { PayloadSchema } from "../runtime/insert/validate.js";
 import { header } from "./header.js";
 
@@ -12,6 +14,8 @@ export interface ClientQueue {
   payloadSchema: PayloadSchema;
   /** The declaration's options, as plain data. */
   options: Record<string, unknown>;
+  /** With `queue({ schema })`: the import that brings the schema into the client. */
+  schema?: { specifier: string; exportName: string };
 }
 
 export interface ClientTemplateInput {
@@ -24,6 +28,9 @@ export interface ClientTemplateInput {
 
 export function renderClient({ source, schema, queues }: ClientTemplateInput): string {
   const names = queues.map((q) => q.name);
+  const schemaQueues = queues.filter((q) => q.schema);
+  // Inserts take a schema's input type and handlers get its output; without schemas both are Payloads.
+  const inputs = schemaQueues.length > 0 ? "PayloadInputs" : "Payloads";
   return `${header(source)}
 /* eslint-disable */
 import {
@@ -37,7 +44,7 @@ import {
   type WorkerOptions,
 } from "sidetrack";
 import {
-  insertGenerated,
+  insertGenerated,${schemaQueues.length > 0 ? "\n  insertWithSchema,\n  parseWithSchemaSync," : ""}
   requireHandlers,
   runTransaction,
   toInsertItems,
@@ -45,17 +52,26 @@ import {
   type GeneratedQueue,
   type InsertItem,
   type PgPool,
-  type PgPoolClient,
+  type PgPoolClient,${schemaQueues.length > 0 ? "\n  type StandardSchemaV1," : ""}
 } from "sidetrack/generated";
-
+${renderSchemaImports(schemaQueues)}
 /** The PostgreSQL schema holding Sidetrack's tables. */
 export const schema = ${JSON.stringify(schema)};
 
 /** Each queue's payload type, as declared. */
 export type Payloads = {
-${queues.map((q) => `  ${q.name}: ${q.payloadType};`).join("\n")}
+${queues.map((q) => `  ${q.name}: ${q.schema ? `StandardSchemaV1.InferOutput<typeof ${schemaLocal(q)}>` : q.payloadType};`).join("\n")}
 };
-
+${
+  schemaQueues.length === 0
+    ? ""
+    : `
+/** What each queue's inserts take: a schema's input type (its output is what is stored), else the payload type. */
+export type PayloadInputs = {
+${queues.map((q) => `  ${q.name}: ${q.schema ? `StandardSchemaV1.InferInput<typeof ${schemaLocal(q)}>` : `Payloads[${JSON.stringify(q.name)}]`};`).join("\n")}
+};
+`
+}
 export type QueueName = keyof Payloads;
 
 export const queueNames: readonly QueueName[] = ${JSON.stringify(names)};
@@ -80,14 +96,27 @@ ${queues.map(renderQueueConstant).join("\n")}
  * Checks \`payload\` against the payload type of \`queue\`; throws SidetrackValidationError naming
  * the queue and the property when it does not fit. Every insert below runs this first.
  */
-export function validate<K extends QueueName>(queue: K, payload: unknown): asserts payload is Payloads[K] {
+${
+  schemaQueues.length === 0
+    ? `export function validate<K extends QueueName>(queue: K, payload: unknown): asserts payload is Payloads[K] {
   validatePayload(queues[queue].payload, payload, queue);
+}`
+    : `export function validate<K extends QueueName>(queue: K, payload: unknown): asserts payload is PayloadInputs[K] {
+  const standard = standardSchemas[queue];
+  if (standard) parseWithSchemaSync(standard, payload, queue);
+  else validatePayload(queues[queue].payload, payload, queue);
+}
+
+/** The Standard Schemas that validate (and parse) inserts of the queues declared with one. */
+const standardSchemas: { readonly [K in QueueName]?: StandardSchemaV1 } = {
+${schemaQueues.map((q) => `  ${q.name}: ${schemaLocal(q)},`).join("\n")}
+};`
 }
 ${queues.map(renderInsertFunctions).join("")}
 /** Every queue's inserts bound to one client, e.g. the \`tx\` of a Prisma transaction. */
 export type Jobs = {
   [K in QueueName]: {
-    insert(payload: Payloads[K], options?: InsertOptions): Promise<InsertedJobOf<K>>;
+    insert(payload: ${inputs}[K], options?: InsertOptions): Promise<InsertedJobOf<K>>;
     insertMany(items: InsertManyInput[K]): Promise<InsertedJobOf<K>[]>;
   };
 };
@@ -154,7 +183,7 @@ export function itemsOnly(queue: ClientQueue): boolean {
 }
 
 function manyInputType(q: ClientQueue): string {
-  const payload = `Payloads[${JSON.stringify(q.name)}]`;
+  const payload = q.schema ? `PayloadInputs[${JSON.stringify(q.name)}]` : `Payloads[${JSON.stringify(q.name)}]`;
   const items = `readonly InsertItem<${payload}>[]`;
   return itemsOnly(q) ? items : `readonly ${payload}[] | ${items}`;
 }
@@ -164,7 +193,8 @@ function renderQueueConstant(q: ClientQueue): string {
     `  ${q.name}: {`,
     `    name: ${JSON.stringify(q.name)},`,
     `    options: ${JSON.stringify(q.options)},`,
-    `    payload: ${JSON.stringify(q.payloadSchema)},`,
+    // A schema queue's payload is checked by its schema; what reaches insertGenerated is its output.
+    `    payload: ${JSON.stringify(q.schema ? { type: "json" } : q.payloadSchema)},`,
     `    itemsOnly: ${itemsOnly(q)},`,
     `  },`,
   ].join("\n");
@@ -173,19 +203,41 @@ function renderQueueConstant(q: ClientQueue): string {
 function renderInsertFunctions(q: ClientQueue): string {
   const k = JSON.stringify(q.name);
   const options = Object.keys(q.options).length > 0 ? ` Declared with ${JSON.stringify(q.options)}.` : "";
+  const input = q.schema ? `PayloadInputs[${k}]` : `Payloads[${k}]`;
+  // A schema queue's payloads go through its schema, whose output is what is inserted.
+  const insert = q.schema ? "insertWithSchema" : "insertGenerated";
+  const through = q.schema ? `, ${schemaLocal(q)}` : "";
+  const validated = q.schema ? ` The payload is parsed by ${q.schema.exportName === "default" ? "the default export" : q.schema.exportName} of ${q.schema.specifier}; its output is stored.` : "";
   return `
 /**
  * Inserts one ${q.name} job on \`db\` (a Prisma client or transaction client, a pg Client/PoolClient/Pool,
- * or a DbClient), inside its transaction if it is in one.${options}
+ * or a DbClient), inside its transaction if it is in one.${options}${validated}
  */
-export async function insert${q.pascalName}(db: AnyDbClient, payload: Payloads[${k}], options?: InsertOptions): Promise<InsertedJobOf<${k}>> {
-  const [job] = await insertGenerated<Payloads[${k}], ${k}>(db, schema, queues.${q.name}, [{ payload, options }]);
+export async function insert${q.pascalName}(db: AnyDbClient, payload: ${input}, options?: InsertOptions): Promise<InsertedJobOf<${k}>> {
+  const [job] = await ${insert}<Payloads[${k}], ${k}>(db, schema, queues.${q.name}${through}, [{ payload, options }]);
   return job!;
 }
 
 /** Inserts many ${q.name} jobs in one statement; all are validated before anything is sent. */
 export function insertMany${q.pascalName}(db: AnyDbClient, items: InsertManyInput[${k}]): Promise<InsertedJobOf<${k}>[]> {
-  return insertGenerated<Payloads[${k}], ${k}>(db, schema, queues.${q.name}, toInsertItems(queues.${q.name}, items));
+  return ${insert}<Payloads[${k}], ${k}>(db, schema, queues.${q.name}${through}, toInsertItems(queues.${q.name}, items));
 }
 `;
+}
+
+/** The name a queue's schema is imported under: per queue, so it cannot clash with the user's names or ours. */
+function schemaLocal(q: ClientQueue): string {
+  return `${q.pascalName}Schema`;
+}
+
+/** One import per module, modules and names sorted, so the output does not depend on declaration order. */
+function renderSchemaImports(queues: ClientQueue[]): string {
+  if (queues.length === 0) return "";
+  const byModule = new Map<string, string[]>();
+  for (const q of queues) {
+    const { specifier, exportName } = q.schema!;
+    byModule.set(specifier, [...(byModule.get(specifier) ?? []), `${exportName} as ${schemaLocal(q)}`]);
+  }
+  const lines = [...byModule.keys()].sort().map((specifier) => `import { ${byModule.get(specifier)!.sort().join(", ")} } from ${JSON.stringify(specifier)};`);
+  return `// Payload schemas, imported from where they are exported (validation runs them at insert time).\n${lines.join("\n")}\n`;
 }

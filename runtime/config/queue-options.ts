@@ -1,4 +1,5 @@
 import type { Duration } from "./duration.js";
+import type { StandardSchemaV1 } from "../types.js";
 
 /** A recurring schedule declared on a queue. */
 export interface CronOptions<Payload = unknown> {
@@ -35,8 +36,16 @@ export interface QueueDefinition<Payload = unknown> {
   readonly __payload?: Payload;
 }
 
-/** Declares one queue and its payload type. Read statically by `sidetrack generate`. */
-export function queue<Payload>(options: QueueOptions<Payload> = {}): QueueDefinition<Payload> {
+/**
+ * Declares one queue and its payload type. Read statically by `sidetrack generate`. With a Standard
+ * Schema (`queue({ schema: Signup })`, Signup exported by a module of its own) the payload type is
+ * the schema's output, and the generated client validates inserts with the schema.
+ */
+export function queue<Schema extends StandardSchemaV1>(
+  options: QueueOptions<StandardSchemaV1.InferOutput<Schema>> & { schema: Schema },
+): QueueDefinition<StandardSchemaV1.InferOutput<Schema>>;
+export function queue<Payload>(options?: QueueOptions<Payload>): QueueDefinition<Payload>;
+export function queue(options: QueueOptions<any> = {}): QueueDefinition<any> {
   return { options };
 }
 

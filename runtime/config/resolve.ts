@@ -136,6 +136,9 @@ export function checkQueueOptions(name: string, queue: unknown): void {
   }
   const problem = (field: string, found: string | undefined) => found && fail(field, found);
   if (q.handler !== undefined && typeof q.handler !== "function") fail("handler", `must be a function, got ${show(q.handler)}`);
+  if (q.schema !== undefined && !(typeof q.schema === "object" && q.schema !== null && "~standard" in q.schema)) {
+    fail("schema", `must be a Standard Schema (zod, valibot, arktype, …), got ${show(q.schema)}`);
+  }
   if (q.maxAttempts !== undefined) problem("maxAttempts", integerProblem(q.maxAttempts, 1));
   if (q.priority !== undefined) problem("priority", integerProblem(q.priority, -Infinity));
   if (q.concurrency !== undefined) problem("concurrency", integerProblem(q.concurrency, 1));
