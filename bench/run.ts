@@ -7,7 +7,7 @@ import { cpus, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import pg from "pg";
-import { startEmbeddedPostgres } from "../scripts/embedded-postgres.js";
+import { exitOnEmbeddedError, startEmbeddedPostgres } from "../scripts/embedded-postgres.js";
 import type { Contender } from "./contender.js";
 import { redisAnswers } from "./contenders/bullmq.js";
 import { contenders } from "./contenders/index.js";
@@ -40,7 +40,7 @@ interface Result {
   error?: string;
 }
 
-const embedded = process.env.DATABASE_URL ? undefined : await startEmbeddedPostgres();
+const embedded = process.env.DATABASE_URL ? undefined : await startEmbeddedPostgres().catch(exitOnEmbeddedError);
 const url = process.env.DATABASE_URL ?? embedded!.url;
 const results: Result[] = [];
 try {

@@ -1,5 +1,6 @@
 import path from "node:path";
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
+import { CliError } from "./errors.js";
 
 interface GenerateArgs {
   queues?: string;
@@ -8,6 +9,23 @@ interface GenerateArgs {
   check: boolean;
   format: "sql" | "prisma";
   schema?: string;
+}
+
+/**
+ * ts-morph (which bundles TypeScript) and chokidar are optional peer dependencies: only this
+ * command needs them, so an application's production install carries no compiler. Checked before
+ * the generator loads, so a missing one is named with the install command instead of surfacing
+ * as a module-resolution stack trace.
+ */
+async function requireDevDependency(name: "ts-morph" | "chokidar", command: string): Promise<void> {
+  try {
+    await import(name);
+  } catch (error) {
+    const e = error as { code?: string; message?: string };
+    const missing = (e.code === "ERR_MODULE_NOT_FOUND" || e.code === "MODULE_NOT_FOUND") && e.message?.includes(`'${name}'`);
+    if (!missing) throw error;
+    throw new CliError(`${command} needs ${name}: npm install --save-dev ${name}`, `install it in the project that holds sidetrack.queues.ts`);
+  }
 }
 
 /**
@@ -31,6 +49,8 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
         return true;
       }) as unknown as Argv<GenerateArgs>,
   handler: async (args: ArgumentsCamelCase<GenerateArgs>) => {
+    await requireDevDependency("ts-morph", "sidetrack generate");
+    if (args.watch) await requireDevDependency("chokidar", "sidetrack generate --watch");
     const generator = await import("../generator/index.js");
     const options = { queues: args.queues, out: args.out, format: args.format, schema: args.schema };
     const cwd = process.cwd();

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import yargs from "yargs";
 import { generateCommand } from "./generate.js";
 import { EXIT, formatCliError, GENERIC_USAGE_FIX, toCliError, UsageError } from "./errors.js";
@@ -35,7 +36,7 @@ export async function main(argv: string[]): Promise<number> {
     .strict()
     .help()
     .alias("h", "help")
-    .version(false)
+    .version(packageVersion())
     .wrap(Math.min(110, process.stdout.columns || 100))
     .epilogue(EXIT_CODES)
     // Validation failures (unknown flag, bad choice, missing argument) become usage errors;
@@ -60,6 +61,22 @@ export async function main(argv: string[]): Promise<number> {
     note(formatCliError(cliError));
     return cliError.exitCode;
   }
+}
+
+/**
+ * The version in Sidetrack's own package.json: one folder up from cli/main.ts when run from
+ * source, two from dist/cli/main.js when installed.
+ */
+function packageVersion(): string {
+  for (const relative of ["../package.json", "../../package.json"]) {
+    try {
+      const manifest = JSON.parse(readFileSync(new URL(relative, import.meta.url), "utf8")) as { name?: string; version?: string };
+      if (manifest.name === "sidetrack" && manifest.version) return manifest.version;
+    } catch {
+      // not this folder
+    }
+  }
+  return "unknown";
 }
 
 const COMMANDS = ["generate", "migrate", "worker", "status", "jobs"];

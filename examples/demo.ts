@@ -5,12 +5,12 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { runMigrations, Sidetrack } from "../runtime/index.js";
 import { usePrisma } from "../runtime/prisma.js";
-import { startEmbeddedPostgres } from "../scripts/embedded-postgres.js";
+import { exitOnEmbeddedError, startEmbeddedPostgres } from "../scripts/embedded-postgres.js";
 import { PrismaClient } from "../test/fixtures/prisma/generated/client.js";
 
 type Queues = { userOnboarding: { email: string } };
 
-const embedded = process.env.DATABASE_URL ? undefined : await startEmbeddedPostgres();
+const embedded = process.env.DATABASE_URL ? undefined : await startEmbeddedPostgres().catch(exitOnEmbeddedError);
 const connectionString = process.env.DATABASE_URL ?? embedded!.url;
 console.log(embedded ? "Started an embedded PostgreSQL (no DATABASE_URL set)." : "Using DATABASE_URL.");
 

@@ -2,7 +2,7 @@
 // One ts-morph project lives across runs and only changed files are re-read, which is what makes a
 // regeneration much faster than a cold run. Broken input writes nothing, so the last good output stays.
 import path from "node:path";
-import { watch, type FSWatcher } from "chokidar";
+import type { FSWatcher } from "chokidar";
 import { generate, resolveDeclarationPath, type GenerateOptions, type GenerateResult } from "./generate.js";
 import { createDeclarationProject } from "./parse.js";
 
@@ -72,14 +72,21 @@ export function watchDeclaration(options: WatchOptions): Watcher {
   watched = new Set([declaration]);
   run();
   for (const file of watched) folderSet.add(path.dirname(file));
-  watcher = watch([...folderSet], { ignoreInitial: true, depth: 0 });
-  watcher.on("add", onChange).on("change", onChange).on("unlink", onChange).on("error", (e) => options.onError?.(e));
-  const ready = new Promise<void>((resolve) => watcher!.once("ready", () => resolve()));
+  // chokidar is an optional peer dependency (only --watch needs it), so it loads here, not at import.
+  let closed = false;
+  const ready = import("chokidar").then(({ watch }) => {
+    if (closed) return;
+    watcher = watch([...folderSet], { ignoreInitial: true, depth: 0 });
+    watcher.on("add", onChange).on("change", onChange).on("unlink", onChange).on("error", (e) => options.onError?.(e));
+    return new Promise<void>((resolve) => watcher!.once("ready", () => resolve()));
+  });
 
   return {
     ready,
     async close() {
+      closed = true;
       clearTimeout(timer);
+      await ready.catch(() => undefined);
       await watcher?.close();
     },
   };

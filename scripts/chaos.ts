@@ -22,7 +22,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import pg from "pg";
 import { runMigrations, Sidetrack, usePg } from "../runtime/index.js";
-import { startEmbeddedPostgres, type EmbeddedDatabase } from "./embedded-postgres.js";
+import { exitOnEmbeddedError, startEmbeddedPostgres, type EmbeddedDatabase } from "./embedded-postgres.js";
 
 const SCHEMA = "sidetrack";
 const QUEUE = "chaos";
@@ -183,7 +183,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   let restartSkipped: string | undefined;
   if (!options.databaseUrl) {
     log("chaos: starting an embedded PostgreSQL (DATABASE_URL is unset)");
-    embedded = await startEmbeddedPostgres();
+    embedded = await startEmbeddedPostgres().catch(exitOnEmbeddedError);
     url = embedded.url;
     restartServer = () => embedded!.restart();
   } else {

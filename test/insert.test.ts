@@ -1,7 +1,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runMigrations, Sidetrack, SidetrackValidationError, usePg, type DbClient } from "../runtime/index.js";
-import { createTestDatabase, type TestDatabase } from "./support/database.js";
+import { createTestDatabase, quiet, type TestDatabase } from "./support/database.js";
 
 type Queues = {
   userOnboarding: { email: string };
@@ -183,7 +183,7 @@ describe("read and cancel", () => {
 
 describe("notifications", () => {
   it("wakes listeners only when the inserting transaction commits", async () => {
-    const listener = new pg.Client({ connectionString: db.url });
+    const listener = quiet(new pg.Client({ connectionString: db.url }));
     await listener.connect();
     const received: string[] = [];
     listener.on("notification", (n) => received.push(`${n.channel}:${n.payload}`));

@@ -2,7 +2,7 @@ import pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
 import { migrationStatus, runMigrations, SidetrackMigrationError } from "../runtime/index.js";
 import { MIGRATIONS } from "../runtime/db/migrations/index.js";
-import { createTestDatabase, type TestDatabase } from "./support/database.js";
+import { createTestDatabase, quiet, type TestDatabase } from "./support/database.js";
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -73,7 +73,7 @@ describe("runMigrations", () => {
     await expect(runMigrations({ pool: db.pool, schema: "blocked" })).rejects.toThrow(/migration 1 \(jobs\) failed/);
     const { rows } = await db.pool.query("select count(*)::int as n from blocked.migrations");
     expect(rows[0].n).toBe(0);
-    const client = new pg.Client({ connectionString: db.url });
+    const client = quiet(new pg.Client({ connectionString: db.url }));
     await client.connect();
     // The advisory lock was released: another migration call does not hang.
     const { rows: lock } = await client.query("select pg_try_advisory_lock(hashtext('sidetrack.migrate.blocked')) as ok");

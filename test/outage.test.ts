@@ -4,6 +4,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runMigrations, Sidetrack, type Logger } from "../runtime/index.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../scripts/embedded-postgres.js";
+import { quiet } from "./support/database.js";
 
 type Queues = { work: { n: number } };
 
@@ -29,8 +30,7 @@ async function waitForCompleted(schema: string, total: number): Promise<void> {
   await expect
     .poll(
       async () => {
-        const pool = new pg.Pool({ connectionString: server.url, max: 1 });
-        pool.on("error", () => undefined);
+        const pool = quiet(new pg.Pool({ connectionString: server.url, max: 1 }));
         try {
           return (await counts(pool, schema)).completed ?? 0;
         } catch {
@@ -75,7 +75,7 @@ describe("outages", () => {
     const worker = makeWorker(schema, log, handled);
     await worker.start();
     await worker.insertJobs("work", Array.from({ length: 600 }, (_, n) => ({ n })));
-    const admin = new pg.Client({ connectionString: server.url });
+    const admin = quiet(new pg.Client({ connectionString: server.url }));
     await admin.connect();
     await expect.poll(() => handled.size, { timeout: 30_000, interval: 5 }).toBeGreaterThan(50);
     const { rows } = await admin.query(
@@ -83,7 +83,7 @@ describe("outages", () => {
     );
     expect(rows[0].n).toBeGreaterThan(0);
     await waitForCompleted(schema, 600);
-    const pool = new pg.Pool({ connectionString: server.url, max: 1 });
+    const pool = quiet(new pg.Pool({ connectionString: server.url, max: 1 }));
     expect(await counts(pool, schema)).toEqual({ completed: 600 });
     await pool.end();
     expect(log.some((l) => l.startsWith("error:"))).toBe(true);
@@ -107,7 +107,7 @@ describe("outages", () => {
     await expect.poll(() => handled.size, { timeout: 60_000, interval: 10 }).toBeGreaterThan(before);
     console.log(`[figure] first job run ${Math.round(performance.now() - upAt)}ms after PostgreSQL came back`);
     await waitForCompleted(schema, 600);
-    const pool = new pg.Pool({ connectionString: server.url, max: 1 });
+    const pool = quiet(new pg.Pool({ connectionString: server.url, max: 1 }));
     expect(await counts(pool, schema)).toEqual({ completed: 600 });
     await pool.end();
     expect(log.some((l) => l.startsWith("error:"))).toBe(true);

@@ -12,7 +12,7 @@ import { queueStatus, retryJob, retryJobs, runMigrations, Sidetrack, type DbClie
 import { knownQueues, queueHasJobs } from "../runtime/client/admin.js";
 import { insertGenerated } from "../runtime/generated.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../scripts/embedded-postgres.js";
-import { createTestDatabase, type TestDatabase } from "./support/database.js";
+import { createTestDatabase, quiet, type TestDatabase } from "./support/database.js";
 import { nextEvent } from "./support/events.js";
 
 const runtimeDir = fileURLToPath(new URL("../runtime/", import.meta.url));
@@ -454,7 +454,7 @@ describe("connection passwords never leak", () => {
 
   it("not in a running worker's logs and error events while it cannot reconnect", async () => {
     const password = new URL(server.url).password;
-    const admin = new pg.Client({ connectionString: server.url });
+    const admin = quiet(new pg.Client({ connectionString: server.url }));
     await admin.connect();
     const events: unknown[] = [];
     const { output } = await capture(async (logger) => {

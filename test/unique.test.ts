@@ -1,9 +1,9 @@
 // Deduplicated jobs: at most one scheduled/running/retrying job per (queue, unique key), race-free
 // under concurrent inserts from many connections; a duplicate returns the existing job and says so.
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { runMigrations, Sidetrack, usePg } from "../runtime/index.js";
-import { createTestDatabase, type TestDatabase } from "./support/database.js";
+import { CONNECTION_BUDGET, createTestDatabase, quiet, TEST_POOL_MAX, type TestDatabase } from "./support/database.js";
 
 type Queues = {
   invoice: { invoiceId: string; amountCents?: number };
@@ -32,13 +32,18 @@ beforeAll(async () => {
     },
   });
 });
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+// Each test's connections end with it, so the file never holds more than one test's worth.
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.end().catch(() => undefined)));
 });
+
+/** As many racing connections as the file's connection budget leaves beside its pool. */
+const RACERS = CONNECTION_BUDGET - TEST_POOL_MAX;
 
 /** `n` connections of their own, all connected before the test fires. */
 async function connections(n: number): Promise<pg.Client[]> {
-  const made = Array.from({ length: n }, () => new pg.Client({ connectionString: db.url }));
+  if (n > RACERS) throw new Error(`${n} connections would exceed the file's budget (${RACERS} beside the pool)`);
+  const made = Array.from({ length: n }, () => quiet(new pg.Client({ connectionString: db.url })));
   await Promise.all(made.map((c) => c.connect()));
   clients.push(...made);
   return made;
@@ -53,9 +58,9 @@ async function liveJobs(queue: string, key: string): Promise<{ id: string; statu
 }
 
 describe("unique keys under concurrency", () => {
-  it("50 concurrent inserts of one key from 50 connections make one job; all get its id, exactly one is not a duplicate", async () => {
-    const conns = await connections(50);
-    for (let round = 0; round < 5; round++) {
+  it("concurrent inserts of one key from many connections make one job; all get its id, exactly one is not a duplicate", async () => {
+    const conns = await connections(RACERS);
+    for (let round = 0; round < 10; round++) {
       const key = `race-${round}`;
       const results = await Promise.all(
         conns.map((c, i) =>

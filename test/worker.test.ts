@@ -27,7 +27,7 @@ async function freshSchema() {
 
 function make(config: Partial<SidetrackConfig<Queues>> & Pick<SidetrackConfig<Queues>, "queues">): Sidetrack<Queues> {
   const s = new Sidetrack<Queues>({
-    databaseOptions: { connectionString: db.url },
+    databaseOptions: { connectionString: db.url, max: 4 },
     schema,
     handleSignals: false,
     pollInterval: 200,

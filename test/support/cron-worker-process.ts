@@ -8,7 +8,8 @@ const ran: Record<string, number> = {};
 const count = async (job: { queue: string }) => void (ran[job.queue] = (ran[job.queue] ?? 0) + 1);
 
 const sidetrack = new Sidetrack<{ everySecond: { kind: string }; everySecondBerlin: { kind: string } }>({
-  databaseOptions: { connectionString: env.DATABASE_URL! },
+  // Small: three of these run at once within one test file's connection budget (test/support/database.ts).
+  databaseOptions: { connectionString: env.DATABASE_URL!, max: 3 },
   schema: env.SCHEMA,
   handleSignals: false,
   queues: {

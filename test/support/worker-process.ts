@@ -9,7 +9,8 @@ const runs: Record<string, number> = {};
 const mode = env.MODE ?? "count";
 
 const sidetrack = new Sidetrack<{ work: { n: number } }>({
-  databaseOptions: { connectionString: env.DATABASE_URL! },
+  // Small: three of these run at once within one test file's connection budget (test/support/database.ts).
+  databaseOptions: { connectionString: env.DATABASE_URL!, max: 3 },
   schema: env.SCHEMA,
   concurrency: Number(env.CONCURRENCY ?? 10),
   leaseDuration: Number(env.LEASE_MS ?? 30_000),
