@@ -77,6 +77,14 @@ ${queues.map(renderQueueConstant).join("\n")}
 };
 
 /**
+ * Each queue's options as declared, cron schedules included: what \`sidetrack worker --client\`
+ * reads, so a worker started from the CLI runs with the same options as createWorker.
+ */
+export const declaredQueues: { readonly [K in QueueName]: GeneratedQueue<Payloads[K]>["options"] } = {
+${queues.map((q) => `  ${q.name}: queues.${q.name}.options,`).join("\n")}
+};
+
+/**
  * Checks \`payload\` against the payload type of \`queue\`; throws SidetrackValidationError naming
  * the queue and the property when it does not fit. Every insert below runs this first.
  */

@@ -53,6 +53,13 @@ export interface SidetrackConfig<Queues extends Record<string, unknown>> extends
    * worker). Default true; set false behind PgBouncer in transaction mode.
    */
   preparedStatements?: boolean;
+  /**
+   * Whether `queues` is the whole declaration, so start() may delete declared cron schedules it
+   * no longer lists. Default true. Set false for an instance that knows only some queues' options
+   * (e.g. built from a handlers module alone): it then only registers the schedules it knows and
+   * leaves every other declared schedule alone.
+   */
+  pruneDeclaredSchedules?: boolean;
 }
 
 export interface InsertJobOptions extends InsertOptions {
@@ -93,6 +100,11 @@ export class Sidetrack<Queues extends Record<string, unknown>> {
       throw new SidetrackValidationError("new Sidetrack(config): config.queues is required (an object of queue options)");
     }
     for (const name of Object.keys(config.queues)) validateQueueName(name);
+    if (config.pruneDeclaredSchedules !== undefined && typeof config.pruneDeclaredSchedules !== "boolean") {
+      throw new SidetrackValidationError(
+        `new Sidetrack(config): pruneDeclaredSchedules must be a boolean, got ${JSON.stringify(config.pruneDeclaredSchedules)}`,
+      );
+    }
     this.#options = resolveWorkerOptions(config, this.#queueConfigs());
     this.#declaredSchedules = this.#declaredCron();
     const given = config.databaseOptions?.pool;
@@ -194,7 +206,9 @@ export class Sidetrack<Queues extends Record<string, unknown>> {
       throw new SidetrackValidationError("start(): no queue has a handler; give at least one queue a `handler`");
     }
     await this.runMigrations();
-    await registerDeclaredSchedules(this.pool, this.schema, Object.keys(this.config.queues), this.#declaredSchedules);
+    await registerDeclaredSchedules(this.pool, this.schema, Object.keys(this.config.queues), this.#declaredSchedules, {
+      prune: this.config.pruneDeclaredSchedules !== false,
+    });
     const worker = new Worker({
       ...options,
       pool: this.pool,

@@ -63,18 +63,22 @@ export async function listSchedules(db: DbClient, schema: string, queue?: string
 /**
  * Makes the table match the declaration, in one transaction serialised between workers starting
  * at once: declared schedules of `queues` that the declaration no longer has are deleted, the
- * declared ones inserted or updated (a deactivated one stays deactivated). Only an instance that
- * knows the whole declaration may call this: it prunes what `declared` lacks.
+ * declared ones inserted or updated (a deactivated one stays deactivated). Pruning deletes what
+ * `declared` lacks, so it is right only for an instance that knows the whole declaration; with
+ * `prune: false` (an instance built from handlers alone) the known schedules are only upserted.
  */
 export async function registerDeclaredSchedules(
   pool: pg.Pool,
   schema: string,
   queues: readonly string[],
   declared: readonly DeclaredSchedule[],
+  options: { prune: boolean } = { prune: true },
 ): Promise<void> {
   await inTransaction(pool, async (client) => {
     await client.query(cronRegisterLockSql, [schema]);
-    await client.query(cronPruneDeclaredSql(schema), [queues, declared.map((d) => d.queue), declared.map((d) => d.expression)]);
+    if (options.prune) {
+      await client.query(cronPruneDeclaredSql(schema), [queues, declared.map((d) => d.queue), declared.map((d) => d.expression)]);
+    }
     for (const d of declared) {
       const next = nextCronTick(d.expression, d.timezone, new Date());
       await client.query(cronRegisterDeclaredSql(schema), [d.queue, d.expression, d.timezone, JSON.stringify(d.payload), next.toISOString()]);

@@ -57,6 +57,14 @@ const queues: { [K in QueueName]: GeneratedQueue<Payloads[K]> } = {
 };
 
 /**
+ * Each queue's options as declared, cron schedules included: what `sidetrack worker --client`
+ * reads, so a worker started from the CLI runs with the same options as createWorker.
+ */
+export const declaredQueues: { readonly [K in QueueName]: GeneratedQueue<Payloads[K]>["options"] } = {
+  sendInvoice: queues.sendInvoice.options,
+};
+
+/**
  * Checks `payload` against the payload type of `queue`; throws SidetrackValidationError naming
  * the queue and the property when it does not fit. Every insert below runs this first.
  */
