@@ -45,15 +45,15 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
         `pass --schema ${loaded.declaration.schema}, or regenerate the client for "${target.schema}"`,
       );
     }
-    if (!loaded) {
-      note(
-        `warning: no generated client (--client, or ./sidetrack/client.js): running without the declaration's queue options; ` +
-          `declared cron schedules of other queues are left alone`,
-      );
-    }
     const available = Object.keys(handlers);
     const onlyQueues = args.queues === undefined ? undefined : selectQueues(args.queues, available, args.handlers);
 
+    if (!loaded) {
+      note(
+        `warning: no generated client (--client, or ./sidetrack/client.js): running without the declaration's queue options; ` +
+          `declared cron schedules it does not know are left alone`,
+      );
+    }
     const sidetrack = new Sidetrack<Record<string, unknown>>({
       databaseOptions: { connectionString: target.connectionString },
       schema: target.schema,
