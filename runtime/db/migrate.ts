@@ -77,6 +77,23 @@ export async function migrationStatus(target: MigrationTarget): Promise<Migratio
   });
 }
 
+/**
+ * For start({ migrate: false }): throws SidetrackMigrationError naming every migration the
+ * schema lacks (by file name, e.g. `0002_cron`), so the team whose own tool applies the SQL
+ * files knows which one it missed. Changes nothing.
+ */
+export async function requireMigrations(target: MigrationTarget): Promise<void> {
+  const schema = validateSchemaName(target.schema ?? DEFAULT_SCHEMA);
+  const pending = (await migrationStatus(target)).filter((s) => s.status === "pending");
+  if (pending.length === 0) return;
+  const names = pending.map((p) => `${String(p.version).padStart(4, "0")}_${p.name}`);
+  throw new SidetrackMigrationError(
+    `schema "${schema}" is missing migration${pending.length === 1 ? "" : "s"} ${names.join(", ")}: ` +
+      `apply ${pending.length === 1 ? "it" : "them"} (sidetrack/migrations/${names[0]}.sql${pending.length === 1 ? "" : ", …"}), ` +
+      `run \`npx sidetrack migrate\`, or call start() without migrate: false`,
+  );
+}
+
 interface AppliedRow {
   checksum: string;
   appliedAt: Date;

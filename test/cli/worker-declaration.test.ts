@@ -97,6 +97,12 @@ describe("sidetrack worker --client", () => {
     expect((await cli.exited).code).toBe(0);
   });
 
+  it("createWorker without connectionString or pool throws at construction, in its own terms", async () => {
+    const client = await import(path.join(project, "sidetrack/client.ts"));
+    const handlers = { chargeInvoice: async () => undefined, nightlyReport: async () => undefined };
+    expect(() => client.createWorker({ connectionString: undefined, handlers })).toThrow(/^createWorker: connectionString or pool is required$/);
+  });
+
   it("a handler for a queue the client does not declare is a usage error", async () => {
     const r = await runCli(["worker", "--handlers", "test/cli/fixtures/handlers.mjs", "--client", rel("sidetrack/client.ts")], { databaseUrl: db.url });
     expect(r.code).toBe(2);
