@@ -48,12 +48,6 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
     const available = Object.keys(handlers);
     const onlyQueues = args.queues === undefined ? undefined : selectQueues(args.queues, available, args.handlers);
 
-    if (!loaded) {
-      note(
-        `warning: no generated client (--client, or ./sidetrack/client.js): running without the declaration's queue options; ` +
-          `declared cron schedules it does not know are left alone`,
-      );
-    }
     const sidetrack = new Sidetrack<Record<string, unknown>>({
       databaseOptions: { connectionString: target.connectionString },
       schema: target.schema,
@@ -80,6 +74,12 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       stop.dispose();
       await sidetrack.close().catch(() => undefined);
       throw toCliError(error, target.endpoint, target.schema);
+    }
+    if (!loaded) {
+      note(
+        `warning: no generated client (--client, or ./sidetrack/client.js): running without the declaration's queue options; ` +
+          `declared cron schedules it does not know are left alone`,
+      );
     }
     const running = onlyQueues ?? available;
     out(`worker started: queues ${running.join(", ")} · concurrency ${concurrency ?? CONCURRENCY_DEFAULT} · schema "${target.schema}" · ${target.display}`);
