@@ -22,6 +22,7 @@ export {
   SidetrackError,
   SidetrackValidationError,
   SidetrackMigrationError,
+  SidetrackConnectionError,
   SidetrackUniqueConflictError,
   JobTimeoutError,
   JobAbortedError,

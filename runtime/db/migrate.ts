@@ -1,5 +1,6 @@
 import pg from "pg";
 import { withPoolClient } from "./clients.js";
+import { endpointOf, toSidetrackError } from "./driver-errors.js";
 import { SidetrackMigrationError } from "../errors.js";
 import { DEFAULT_SCHEMA, quoteIdent, validateSchemaName } from "../config/identifiers.js";
 import { MIGRATIONS, migrationChecksum, renderMigration, type Migration } from "./migrations/index.js";
@@ -100,6 +101,16 @@ interface AppliedRow {
 }
 
 async function withClient<T>(target: MigrationTarget, fn: (client: pg.ClientBase) => Promise<T>): Promise<T> {
+  const schema = target.schema ?? DEFAULT_SCHEMA;
+  const endpoint = endpointOf(target.pool ? (target.pool as unknown as { options: { connectionString?: string } }).options : target);
+  try {
+    return await connectAndRun(target, fn);
+  } catch (error) {
+    throw toSidetrackError(error, endpoint, schema);
+  }
+}
+
+async function connectAndRun<T>(target: MigrationTarget, fn: (client: pg.ClientBase) => Promise<T>): Promise<T> {
   if (target.pool) return withPoolClient(target.pool, fn);
   if (!target.connectionString) {
     throw new SidetrackMigrationError("runMigrations needs a connectionString or a pool");
