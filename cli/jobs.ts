@@ -108,7 +108,8 @@ const retryCommand: CommandModule<object, RetryArgs> = {
         onProgress: (p) => progress(`retrying ${what}: ${p.processed}/${p.total}`),
       });
       if (result.total > 0) progress(`retrying ${what}: done`, true);
-      out(result.total === 0 ? `no ${what}` : `retried ${result.retried} ${what}`);
+      const counted = (n: number) => `${n} ${args.status} job${n === 1 ? "" : "s"} of queue "${queue}"`;
+      out(result.total === 0 ? `no ${what}` : `retried ${counted(result.retried)}`);
       if (result.skipped.length > 0) {
         const shown = result.skipped.slice(0, 20).map((s) => `${s.id} (key held by job ${s.heldBy})`);
         const more = result.skipped.length > shown.length ? `, and ${result.skipped.length - shown.length} more` : "";

@@ -44,8 +44,9 @@ export async function main(argv: string[]): Promise<number> {
       if (error) throw error;
       let text = message.replace(/\s*\n\s*/g, " ");
       // recommendCommands() reports an unknown command only as "Did you mean …?".
-      if (text.startsWith("Did you mean")) text = `unknown command "${argv.find((a) => !a.startsWith("-"))}". ${text}`;
+      if (text.startsWith("Did you mean")) text = `unknown command "${unknownCommandWord(argv)}". ${text}`;
       text = text.replace(/^Unknown arguments?: (.*)$/, (_, list: string) => unknownArguments(list.split(", "), argv));
+      text = readableUsage(text, argv);
       throw new UsageError(text, `see \`sidetrack ${commandPath(argv)}--help\``);
     });
   try {
@@ -64,6 +65,7 @@ export async function main(argv: string[]): Promise<number> {
 
 const COMMANDS = ["generate", "migrate", "worker", "status", "jobs"];
 const JOBS_COMMANDS = ["list", "show", "retry", "cancel"];
+const SUBCOMMANDS: Record<string, string[]> = { jobs: JOBS_COMMANDS };
 
 /** "jobs retry " for `sidetrack jobs retry 12 --bogus`: the command whose help fits the error. */
 function commandPath(argv: string[]): string {
@@ -71,6 +73,32 @@ function commandPath(argv: string[]): string {
   if (!first || !COMMANDS.includes(first)) return "";
   if (first === "jobs" && second && JOBS_COMMANDS.includes(second)) return `jobs ${second} `;
   return `${first} `;
+}
+
+/** yargs' own wording for a missing or extra argument, said in the CLI's terms. */
+function readableUsage(text: string, argv: string[]): string {
+  const path = commandPath(argv).trim();
+  const positional = POSITIONALS[path];
+  if (/^Not enough non-option arguments/.test(text)) {
+    return positional ? `missing ${positional}: sidetrack ${path} ${positional}` : `missing argument: see sidetrack ${path} --help`;
+  }
+  if (/^Too many non-option arguments/.test(text)) return `too many arguments for sidetrack ${path}`.trimEnd();
+  const required = /^Missing required arguments?: (.*)$/.exec(text);
+  if (required) {
+    const names = required[1]!.split(", ").map((n) => `--${n}`);
+    return `missing required option${names.length > 1 ? "s" : ""} ${names.join(", ")}`;
+  }
+  return text;
+}
+
+/** The positional argument each command needs, as its usage names it. */
+const POSITIONALS: Record<string, string> = { "jobs show": "<id>", "jobs cancel": "<id>" };
+
+/** The word yargs could not match: the first one, or the sub-command after a known command. */
+function unknownCommandWord(argv: string[]): string | undefined {
+  const [first, second] = argv.filter((a) => !a.startsWith("-"));
+  const subcommands = SUBCOMMANDS[first ?? ""];
+  return first && COMMANDS.includes(first) && subcommands && second !== undefined && !subcommands.includes(second) ? second : first;
 }
 
 /** yargs lists an unknown --queue-name twice (queue-name, queueName): name each once, as typed. */

@@ -58,6 +58,6 @@ describe("sidetrack worker", () => {
     expect(empty.stderr).toMatch(/^error: test\/cli\/run-cli\.ts exports no handlers\nfix:   export a map of queue name to handler/);
     const noFlag = await runCli(["worker"], { databaseUrl: db.url });
     expect(noFlag.code).toBe(2);
-    expect(noFlag.stderr).toContain("error: Missing required argument: handlers");
+    expect(noFlag.stderr).toContain("error: missing required option --handlers");
   });
 });
