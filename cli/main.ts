@@ -1,4 +1,5 @@
 import yargs from "yargs";
+import { cronCommand } from "./cron.js";
 import { generateCommand } from "./generate.js";
 import { EXIT, formatCliError, GENERIC_USAGE_FIX, toCliError, UsageError } from "./errors.js";
 import { jobsCommand } from "./jobs.js";
@@ -30,7 +31,8 @@ export async function main(argv: string[]): Promise<number> {
     .command(workerCommand)
     .command(statusCommand)
     .command(jobsCommand)
-    .demandCommand(1, "name a command: generate, migrate, worker, status or jobs")
+    .command(cronCommand)
+    .demandCommand(1, "name a command: generate, migrate, worker, status, jobs or cron")
     .recommendCommands()
     .strict()
     .help()
@@ -63,15 +65,16 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const COMMANDS = ["generate", "migrate", "worker", "status", "jobs"];
+const COMMANDS = ["generate", "migrate", "worker", "status", "jobs", "cron"];
 const JOBS_COMMANDS = ["list", "show", "retry", "cancel"];
-const SUBCOMMANDS: Record<string, string[]> = { jobs: JOBS_COMMANDS };
+const CRON_COMMANDS = ["list", "activate", "deactivate", "run-now"];
+const SUBCOMMANDS: Record<string, string[]> = { jobs: JOBS_COMMANDS, cron: CRON_COMMANDS };
 
 /** "jobs retry " for `sidetrack jobs retry 12 --bogus`: the command whose help fits the error. */
 function commandPath(argv: string[]): string {
   const [first, second] = argv.filter((a) => !a.startsWith("-"));
   if (!first || !COMMANDS.includes(first)) return "";
-  if (first === "jobs" && second && JOBS_COMMANDS.includes(second)) return `jobs ${second} `;
+  if (second && SUBCOMMANDS[first]?.includes(second)) return `${first} ${second} `;
   return `${first} `;
 }
 
@@ -92,7 +95,13 @@ function readableUsage(text: string, argv: string[]): string {
 }
 
 /** The positional argument each command needs, as its usage names it. */
-const POSITIONALS: Record<string, string> = { "jobs show": "<id>", "jobs cancel": "<id>" };
+const POSITIONALS: Record<string, string> = {
+  "jobs show": "<id>",
+  "jobs cancel": "<id>",
+  "cron activate": "<queue>",
+  "cron deactivate": "<queue>",
+  "cron run-now": "<queue>",
+};
 
 /** The word yargs could not match: the first one, or the sub-command after a known command. */
 function unknownCommandWord(argv: string[]): string | undefined {

@@ -120,7 +120,7 @@ describe("usage", () => {
     expect(command.stderr).toContain('error: unknown command "stauts". Did you mean status?');
     const none = await runCli([]);
     expect(none.code).toBe(2);
-    expect(none.stderr).toContain("error: name a command: generate, migrate, worker, status or jobs");
+    expect(none.stderr).toContain("error: name a command: generate, migrate, worker, status, jobs or cron");
   });
 
   it("a typo in a sub-command names that word and suggests the sub-command", async () => {
@@ -138,7 +138,7 @@ describe("usage", () => {
     expect(worker.stderr).toBe("error: missing required option --handlers\nfix:   see `sidetrack worker --help`\n");
   });
 
-  const helpCases = [[], ["migrate"], ["worker"], ["status"], ["jobs"], ["jobs", "list"], ["jobs", "show"], ["jobs", "retry"], ["jobs", "cancel"]];
+  const helpCases = [[], ["migrate"], ["worker"], ["status"], ["jobs"], ["jobs", "list"], ["jobs", "show"], ["jobs", "retry"], ["jobs", "cancel"], ["cron"], ["cron", "list"], ["cron", "run-now"]];
   it.each(helpCases.map((command) => ({ name: ["sidetrack", ...command].join(" "), command })))(
     "$name --help exits 0 with usage",
     async ({ command }) => {
