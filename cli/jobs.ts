@@ -44,7 +44,8 @@ const listCommand: CommandModule<object, ListArgs> = {
     const limit = positiveInteger(args.limit, "--limit");
     const after = args.after === undefined ? null : jobIdFlag(args.after, "--after");
     await withMigratedDatabase(args, async (pool, target) => {
-      if (args.queue !== undefined) await requireKnownQueue(pool, target.schema, args.queue);
+      const known = args.queue === undefined ? undefined : await requireKnownQueue(pool, target.schema, args.queue);
+      if (known === "declared, no jobs yet" && !args.json) return out(`queue "${args.queue}": declared, no jobs yet`);
       const filter = { queue: args.queue, status: args.status, limit, afterId: after ?? undefined };
       const jobs = await listJobs(pool, filter, { schema: target.schema });
       if (args.json) out(JSON.stringify(jobs, null, 2));

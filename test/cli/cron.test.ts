@@ -62,4 +62,13 @@ describe("sidetrack cron", () => {
     const typo = await runCli(["cron", "lst"]);
     expect(typo.stderr).toContain('error: unknown command "lst". Did you mean list?');
   });
+
+  it("a queue with a schedule but no job yet is 'declared, no jobs yet', not unknown", async () => {
+    const status = await runCli(["status", "--queue", "report"], { databaseUrl: db.url });
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toBe('schema "sidetrack" · queue "report": declared, no jobs yet\n');
+    const list = await runCli(["jobs", "list", "--queue", "report"], { databaseUrl: db.url });
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout).toBe('queue "report": declared, no jobs yet\n');
+  });
 });
