@@ -15,6 +15,7 @@ interface WorkerArgs extends ConnectionArgs {
   queues?: string;
   shutdownGrace?: string;
   verbose?: boolean;
+  migrate: boolean;
 }
 
 export const workerCommand: CommandModule<object, WorkerArgs> = {
@@ -29,9 +30,10 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       .option("queues", { type: "string", describe: "only these queues, comma-separated (default: every queue with a handler)" })
       .option("shutdown-grace", { type: "string", describe: 'on SIGTERM, how long running jobs may finish, e.g. "30s" (default 10s)' })
       .option("verbose", { type: "boolean", describe: "log every job and the engine's debug messages" })
+      .option("migrate", { type: "boolean", default: true, describe: "apply pending migrations at start; --no-migrate only checks (your own tool applies them)" })
       .example("$0 worker --handlers ./dist/handlers.js --concurrency 20", "")
       .example("node --import tsx node_modules/.bin/sidetrack worker --handlers ./src/handlers.ts", "TypeScript through your loader")
-      .epilogue("Pending migrations are applied at start. SIGTERM/SIGINT: stop fetching, let running jobs finish within the grace period, exit 0; a second signal exits at once.") as unknown as Argv<WorkerArgs>,
+      .epilogue("Pending migrations are applied at start (--no-migrate: checked only). SIGTERM/SIGINT: stop fetching, let running jobs finish within the grace period, exit 0; a second signal exits at once.") as unknown as Argv<WorkerArgs>,
   handler: async (args) => {
     const concurrency = args.concurrency === undefined ? undefined : positiveInteger(args.concurrency, "--concurrency");
     const shutdownGrace = args.shutdownGrace === undefined ? undefined : durationFlag(args.shutdownGrace, "--shutdown-grace");
@@ -54,6 +56,7 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       queues,
       // Only an instance holding the whole declaration may delete declared schedules it lacks.
       pruneDeclaredSchedules: loaded !== undefined,
+      migrate: args.migrate,
       concurrency,
       onlyQueues,
       shutdownGrace,
