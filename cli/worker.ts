@@ -32,8 +32,9 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       .option("verbose", { type: "boolean", describe: "log every job and the engine's debug messages" })
       .option("migrate", { type: "boolean", default: true, describe: "apply pending migrations at start; --no-migrate only checks (your own tool applies them)" })
       .example("$0 worker --handlers ./dist/handlers.js --concurrency 20", "")
-      .example("node --import tsx node_modules/.bin/sidetrack worker --handlers ./src/handlers.ts", "TypeScript through your loader")
-      .epilogue("Pending migrations are applied at start (--no-migrate: checked only). SIGTERM/SIGINT: stop fetching, let running jobs finish within the grace period, exit 0; a second signal exits at once.") as unknown as Argv<WorkerArgs>,
+      // No description: beside one, yargs splits this long command across two lines.
+      .example("node --import tsx node_modules/.bin/sidetrack worker --handlers ./src/handlers.ts", "")
+      .epilogue("Pending migrations are applied at start (--no-migrate: checked only). SIGTERM/SIGINT: stop fetching, let running jobs finish within the grace period, exit 0; a second signal exits at once. TypeScript handlers: run the CLI under your loader, as in the second example.") as unknown as Argv<WorkerArgs>,
   handler: async (args) => {
     const concurrency = args.concurrency === undefined ? undefined : positiveInteger(args.concurrency, "--concurrency");
     const shutdownGrace = args.shutdownGrace === undefined ? undefined : durationFlag(args.shutdownGrace, "--shutdown-grace");

@@ -68,4 +68,10 @@ describe("sidetrack worker", () => {
     const { rows } = await db.pool.query("select to_regclass('elsewhere.jobs') is null as absent");
     expect(rows[0].absent).toBe(true);
   });
+
+  it("--help shows the TypeScript example as one runnable line", async () => {
+    const r = await runCli(["worker", "--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ {2}node --import tsx node_modules\/\.bin\/sidetrack worker --handlers \.\/src\/handlers\.ts$/m);
+  });
 });
