@@ -85,7 +85,11 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
           `declared cron schedules it does not know are left alone`,
       );
     }
-    const running = onlyQueues ?? available;
+    // A queue's own limit shows beside it, so the declaration's options are visibly in force.
+    const running = (onlyQueues ?? available).map((q) => {
+      const limit = queues[q]?.concurrency;
+      return limit === undefined ? q : `${q} (concurrency ${limit})`;
+    });
     out(`worker started: queues ${running.join(", ")} · concurrency ${concurrency ?? CONCURRENCY_DEFAULT} · schema "${target.schema}" · ${target.display}`);
 
     const signal = await stop.promise;

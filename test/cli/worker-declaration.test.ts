@@ -63,6 +63,7 @@ describe("sidetrack worker --client", () => {
     });
     running.push(cli);
     await waitFor(cli, () => cli.stdout().includes("worker started"), "the CLI worker started");
+    expect(cli.stdout()).toContain("worker started: queues chargeInvoice (concurrency 2) · concurrency 10 ·");
     // The CLI worker knows the whole declaration, so its start() keeps the declared schedule.
     expect(await count("select count(*) n from sidetrack.cron_schedules where queue = 'nightlyReport'")).toBe(1);
 
