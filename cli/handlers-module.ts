@@ -23,19 +23,7 @@ export async function loadHandlers(spec: string): Promise<Record<string, QueueCo
   if (!existsSync(path)) {
     throw new CliError(`handlers module not found: ${path}`, "pass the path of your handlers module, e.g. --handlers ./dist/handlers.js");
   }
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
-  } catch (error) {
-    const e = error as NodeJS.ErrnoException;
-    if (e.code === "ERR_UNKNOWN_FILE_EXTENSION" && /^\.[cm]?tsx?$/.test(extname(path))) {
-      throw new CliError(
-        `cannot load ${spec}: this Node.js does not run TypeScript by itself`,
-        "compile it to JavaScript, or run the CLI under your loader: node --import tsx node_modules/.bin/sidetrack worker --handlers " + spec,
-      );
-    }
-    throw new CliError(`cannot load handlers module ${spec}: ${e.message?.split("\n")[0] ?? String(error)}`, `run \`node ${spec}\` to see the full error`);
-  }
+  const mod = await importModule(path, spec, "handlers module", "--handlers");
   const map = pickHandlerMap(mod);
   if (!map) throw new CliError(`${spec} exports no handlers`, SHAPE_FIX);
   const queues: Record<string, QueueConfig> = {};
@@ -47,6 +35,53 @@ export async function loadHandlers(spec: string): Promise<Record<string, QueueCo
   }
   if (Object.keys(queues).length === 0) throw new CliError(`${spec} exports an empty handlers map`, SHAPE_FIX);
   return queues;
+}
+
+/** What the worker takes from the generated client: the declared queues' options and the schema. */
+export interface Declaration {
+  schema: string;
+  queues: Record<string, QueueOptions<unknown>>;
+}
+
+/** Where `sidetrack generate` writes the client by default, relative to the working directory. */
+const DEFAULT_CLIENTS = ["sidetrack/client.js", "sidetrack/client.ts"];
+
+/**
+ * Loads the generated client named by --client, or found at its default place
+ * (`./sidetrack/client.js` or `.ts`); undefined when there is none. Only its data is read
+ * (`declaredQueues`, `schema`): the worker runs with the declaration's options, not a copy.
+ */
+export async function loadDeclaration(spec: string | undefined): Promise<{ declaration: Declaration; spec: string } | undefined> {
+  if (spec === undefined) {
+    const found = DEFAULT_CLIENTS.find((candidate) => existsSync(resolve(process.cwd(), candidate)));
+    if (found === undefined) return undefined;
+    spec = `./${found}`;
+  }
+  const path = resolve(process.cwd(), spec);
+  if (!existsSync(path)) {
+    throw new CliError(`generated client not found: ${path}`, "pass the client `sidetrack generate` wrote, e.g. --client ./src/sidetrack/client.js");
+  }
+  const mod = await importModule(path, spec, "generated client", "--client");
+  const queues = mod.declaredQueues;
+  if (!isPlainObject(queues) || typeof mod.schema !== "string") {
+    throw new CliError(`${spec} is not a generated client of this Sidetrack version (no declaredQueues)`, "regenerate it: npx sidetrack generate");
+  }
+  return { declaration: { schema: mod.schema, queues: queues as Record<string, QueueOptions<unknown>> }, spec };
+}
+
+async function importModule(path: string, spec: string, what: string, flag: string): Promise<Record<string, unknown>> {
+  try {
+    return (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    if (e.code === "ERR_UNKNOWN_FILE_EXTENSION" && /^\.[cm]?tsx?$/.test(extname(path))) {
+      throw new CliError(
+        `cannot load ${spec}: this Node.js does not run TypeScript by itself`,
+        `compile it to JavaScript, or run the CLI under your loader: node --import tsx node_modules/.bin/sidetrack worker ${flag} ${spec}`,
+      );
+    }
+    throw new CliError(`cannot load ${what} ${spec}: ${e.message?.split("\n")[0] ?? String(error)}`, `run \`node ${spec}\` to see the full error`);
+  }
 }
 
 /** `export const handlers`, else the default export (or its `handlers`, as CommonJS modules give it). */

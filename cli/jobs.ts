@@ -44,7 +44,8 @@ const listCommand: CommandModule<object, ListArgs> = {
     const limit = positiveInteger(args.limit, "--limit");
     const after = args.after === undefined ? null : jobIdFlag(args.after, "--after");
     await withMigratedDatabase(args, async (pool, target) => {
-      if (args.queue !== undefined) await requireKnownQueue(pool, target.schema, args.queue);
+      const known = args.queue === undefined ? undefined : await requireKnownQueue(pool, target.schema, args.queue);
+      if (known === "declared, no jobs yet" && !args.json) return out(`queue "${args.queue}": declared, no jobs yet`);
       const filter = { queue: args.queue, status: args.status, limit, afterId: after ?? undefined };
       const jobs = await listJobs(pool, filter, { schema: target.schema });
       if (args.json) out(JSON.stringify(jobs, null, 2));
@@ -108,7 +109,8 @@ const retryCommand: CommandModule<object, RetryArgs> = {
         onProgress: (p) => progress(`retrying ${what}: ${p.processed}/${p.total}`),
       });
       if (result.total > 0) progress(`retrying ${what}: done`, true);
-      out(result.total === 0 ? `no ${what}` : `retried ${result.retried} ${what}`);
+      const counted = (n: number) => `${n} ${args.status} job${n === 1 ? "" : "s"} of queue "${queue}"`;
+      out(result.total === 0 ? `no ${what}` : `retried ${counted(result.retried)}`);
       if (result.skipped.length > 0) {
         const shown = result.skipped.slice(0, 20).map((s) => `${s.id} (key held by job ${s.heldBy})`);
         const more = result.skipped.length > shown.length ? `, and ${result.skipped.length - shown.length} more` : "";

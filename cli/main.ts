@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import yargs from "yargs";
+import { cronCommand } from "./cron.js";
 import { generateCommand } from "./generate.js";
 import { EXIT, formatCliError, GENERIC_USAGE_FIX, toCliError, UsageError } from "./errors.js";
 import { jobsCommand } from "./jobs.js";
@@ -31,7 +32,8 @@ export async function main(argv: string[]): Promise<number> {
     .command(workerCommand)
     .command(statusCommand)
     .command(jobsCommand)
-    .demandCommand(1, "name a command: generate, migrate, worker, status or jobs")
+    .command(cronCommand)
+    .demandCommand(1, "name a command: generate, migrate, worker, status, jobs or cron")
     .recommendCommands()
     .strict()
     .help()
@@ -45,8 +47,9 @@ export async function main(argv: string[]): Promise<number> {
       if (error) throw error;
       let text = message.replace(/\s*\n\s*/g, " ");
       // recommendCommands() reports an unknown command only as "Did you mean …?".
-      if (text.startsWith("Did you mean")) text = `unknown command "${argv.find((a) => !a.startsWith("-"))}". ${text}`;
+      if (text.startsWith("Did you mean")) text = `unknown command "${unknownCommandWord(argv)}". ${text}`;
       text = text.replace(/^Unknown arguments?: (.*)$/, (_, list: string) => unknownArguments(list.split(", "), argv));
+      text = readableUsage(text, argv);
       throw new UsageError(text, `see \`sidetrack ${commandPath(argv)}--help\``);
     });
   try {
@@ -79,15 +82,49 @@ function packageVersion(): string {
   return "unknown";
 }
 
-const COMMANDS = ["generate", "migrate", "worker", "status", "jobs"];
+const COMMANDS = ["generate", "migrate", "worker", "status", "jobs", "cron"];
 const JOBS_COMMANDS = ["list", "show", "retry", "cancel"];
+const CRON_COMMANDS = ["list", "activate", "deactivate", "run-now"];
+const SUBCOMMANDS: Record<string, string[]> = { jobs: JOBS_COMMANDS, cron: CRON_COMMANDS };
 
 /** "jobs retry " for `sidetrack jobs retry 12 --bogus`: the command whose help fits the error. */
 function commandPath(argv: string[]): string {
   const [first, second] = argv.filter((a) => !a.startsWith("-"));
   if (!first || !COMMANDS.includes(first)) return "";
-  if (first === "jobs" && second && JOBS_COMMANDS.includes(second)) return `jobs ${second} `;
+  if (second && SUBCOMMANDS[first]?.includes(second)) return `${first} ${second} `;
   return `${first} `;
+}
+
+/** yargs' own wording for a missing or extra argument, said in the CLI's terms. */
+function readableUsage(text: string, argv: string[]): string {
+  const path = commandPath(argv).trim();
+  const positional = POSITIONALS[path];
+  if (/^Not enough non-option arguments/.test(text)) {
+    return positional ? `missing ${positional}: sidetrack ${path} ${positional}` : `missing argument: see sidetrack ${path} --help`;
+  }
+  if (/^Too many non-option arguments/.test(text)) return `too many arguments for sidetrack ${path}`.trimEnd();
+  const required = /^Missing required arguments?: (.*)$/.exec(text);
+  if (required) {
+    const names = required[1]!.split(", ").map((n) => `--${n}`);
+    return `missing required option${names.length > 1 ? "s" : ""} ${names.join(", ")}`;
+  }
+  return text;
+}
+
+/** The positional argument each command needs, as its usage names it. */
+const POSITIONALS: Record<string, string> = {
+  "jobs show": "<id>",
+  "jobs cancel": "<id>",
+  "cron activate": "<queue>",
+  "cron deactivate": "<queue>",
+  "cron run-now": "<queue>",
+};
+
+/** The word yargs could not match: the first one, or the sub-command after a known command. */
+function unknownCommandWord(argv: string[]): string | undefined {
+  const [first, second] = argv.filter((a) => !a.startsWith("-"));
+  const subcommands = SUBCOMMANDS[first ?? ""];
+  return first && COMMANDS.includes(first) && subcommands && second !== undefined && !subcommands.includes(second) ? second : first;
 }
 
 /** yargs lists an unknown --queue-name twice (queue-name, queueName): name each once, as typed. */

@@ -37,7 +37,11 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
     const target = resolveTarget(args);
     await withDatabase(target, async (pool) => {
       await requireMigrated(pool, target.schema);
-      if (args.queue !== undefined) await requireKnownQueue(pool, target.schema, args.queue);
+      const known = args.queue === undefined ? undefined : await requireKnownQueue(pool, target.schema, args.queue);
+      if (known === "declared, no jobs yet" && !args.json && !args.watch) {
+        out(`schema "${target.schema}" · queue "${args.queue}": declared, no jobs yet`);
+        return;
+      }
       const read = async () => ({
         at: new Date(),
         queues: await queueStatus(pool, { schema: target.schema, queue: args.queue, completedWithinMs: windowMs }),

@@ -1,19 +1,21 @@
 import type { Argv, CommandModule } from "yargs";
-import { Sidetrack, type Job, type Logger } from "../runtime/index.js";
+import { Sidetrack, type Handler, type Job, type Logger, type QueueOptions } from "../runtime/index.js";
 import { resolveTarget, connectionOptions, type ConnectionArgs } from "./connection.js";
 import { CONCURRENCY_DEFAULT, SHUTDOWN_GRACE_DEFAULT_MS } from "../runtime/config/defaults.js";
 import { EXIT, toCliError, UsageError } from "./errors.js";
 import { durationFlag, positiveInteger } from "./flags.js";
-import { loadHandlers } from "./handlers-module.js";
+import { loadDeclaration, loadHandlers, type Declaration, type QueueConfig } from "./handlers-module.js";
 import { note, out } from "./output.js";
 import { untilSignal } from "./signals.js";
 
 interface WorkerArgs extends ConnectionArgs {
   handlers: string;
+  client?: string;
   concurrency?: number;
   queues?: string;
   shutdownGrace?: string;
   verbose?: boolean;
+  migrate: boolean;
 }
 
 export const workerCommand: CommandModule<object, WorkerArgs> = {
@@ -23,25 +25,39 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
   builder: (y: Argv) =>
     connectionOptions(y)
       .option("handlers", { type: "string", demandOption: true, describe: "module exporting { queueName: handler } (default export or `handlers`)" })
+      .option("client", { type: "string", describe: "the generated client whose declared queue options and cron schedules to run with (default: ./sidetrack/client.js or .ts when present)" })
       .option("concurrency", { type: "number", describe: "jobs run at once by this process (default 10)" })
       .option("queues", { type: "string", describe: "only these queues, comma-separated (default: every queue with a handler)" })
       .option("shutdown-grace", { type: "string", describe: 'on SIGTERM, how long running jobs may finish, e.g. "30s" (default 10s)' })
       .option("verbose", { type: "boolean", describe: "log every job and the engine's debug messages" })
+      .option("migrate", { type: "boolean", default: true, describe: "apply pending migrations at start; --no-migrate only checks (your own tool applies them)" })
       .example("$0 worker --handlers ./dist/handlers.js --concurrency 20", "")
-      .example("node --import tsx node_modules/.bin/sidetrack worker --handlers ./src/handlers.ts", "TypeScript through your loader")
-      .epilogue("Pending migrations are applied at start. SIGTERM/SIGINT: stop fetching, let running jobs finish within the grace period, exit 0; a second signal exits at once.") as unknown as Argv<WorkerArgs>,
+      // No description: beside one, yargs splits this long command across two lines.
+      .example("node --import tsx node_modules/.bin/sidetrack worker --handlers ./src/handlers.ts", "")
+      .epilogue("Pending migrations are applied at start (--no-migrate: checked only). SIGTERM/SIGINT: stop fetching, let running jobs finish within the grace period, exit 0; a second signal exits at once. TypeScript handlers: run the CLI under your loader, as in the second example.") as unknown as Argv<WorkerArgs>,
   handler: async (args) => {
     const concurrency = args.concurrency === undefined ? undefined : positiveInteger(args.concurrency, "--concurrency");
     const shutdownGrace = args.shutdownGrace === undefined ? undefined : durationFlag(args.shutdownGrace, "--shutdown-grace");
     const target = resolveTarget(args);
-    const queues = await loadHandlers(args.handlers);
-    const available = Object.keys(queues);
+    const handlers = await loadHandlers(args.handlers);
+    const loaded = await loadDeclaration(args.client);
+    const queues = loaded ? withDeclaration(handlers, loaded.declaration, args.handlers, loaded.spec) : handlers;
+    if (loaded && loaded.declaration.schema !== target.schema) {
+      throw new UsageError(
+        `${loaded.spec} was generated for schema "${loaded.declaration.schema}", but this worker targets schema "${target.schema}"`,
+        `pass --schema ${loaded.declaration.schema}, or regenerate the client for "${target.schema}"`,
+      );
+    }
+    const available = Object.keys(handlers);
     const onlyQueues = args.queues === undefined ? undefined : selectQueues(args.queues, available, args.handlers);
 
     const sidetrack = new Sidetrack<Record<string, unknown>>({
       databaseOptions: { connectionString: target.connectionString },
       schema: target.schema,
       queues,
+      // Only an instance holding the whole declaration may delete declared schedules it lacks.
+      pruneDeclaredSchedules: loaded !== undefined,
+      migrate: args.migrate,
       concurrency,
       onlyQueues,
       shutdownGrace,
@@ -63,7 +79,17 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       await sidetrack.close().catch(() => undefined);
       throw toCliError(error, target.endpoint, target.schema);
     }
-    const running = onlyQueues ?? available;
+    if (!loaded) {
+      note(
+        `warning: no generated client (--client, or ./sidetrack/client.js): running without the declaration's queue options; ` +
+          `declared cron schedules it does not know are left alone`,
+      );
+    }
+    // A queue's own limit shows beside it, so the declaration's options are visibly in force.
+    const running = (onlyQueues ?? available).map((q) => {
+      const limit = queues[q]?.concurrency;
+      return limit === undefined ? q : `${q} (concurrency ${limit})`;
+    });
     out(`worker started: queues ${running.join(", ")} · concurrency ${concurrency ?? CONCURRENCY_DEFAULT} · schema "${target.schema}" · ${target.display}`);
 
     const signal = await stop.promise;
@@ -76,6 +102,34 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
     process.exit(EXIT.ok);
   },
 };
+
+/**
+ * Every declared queue with its declared options, plus the handler the module gives it. A handler
+ * for a queue the declaration lacks is refused: the client is out of date or the wrong one.
+ */
+function withDeclaration(
+  handlers: Record<string, QueueConfig>,
+  declaration: Declaration,
+  handlersSpec: string,
+  clientSpec: string,
+): Record<string, QueueOptions<unknown> & { handler?: Handler<unknown> }> {
+  const declared = Object.keys(declaration.queues);
+  for (const name of Object.keys(handlers)) {
+    if (!Object.hasOwn(declaration.queues, name)) {
+      throw new UsageError(
+        `${handlersSpec} has a handler for "${name}", which ${clientSpec} does not declare`,
+        `declared queues: ${declared.join(", ")}; regenerate the client (npx sidetrack generate) or pass the right one with --client`,
+      );
+    }
+  }
+  const queues: Record<string, QueueOptions<unknown> & { handler?: Handler<unknown> }> = {};
+  for (const name of declared) {
+    const { handler, ...own } = handlers[name] ?? {};
+    // The declaration's options win over a `{ handler, ...options }` entry only where both set one.
+    queues[name] = { ...own, ...declaration.queues[name], ...(handler ? { handler } : {}) };
+  }
+  return queues;
+}
 
 function selectQueues(list: string, available: string[], spec: string): string[] {
   const names = list.split(",").map((s) => s.trim()).filter(Boolean);

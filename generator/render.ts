@@ -32,7 +32,7 @@ export function renderFiles(model: DeclarationModel, { outDir, schema, format }:
     })),
   });
   const migrations =
-    format === "prisma" ? prismaMigrationFiles(schema, sourceFrom(path.join(outDir, "prisma-migrations", "x"))) : sqlMigrationFiles(schema);
+    format === "prisma" ? prismaMigrationFiles(schema, sourceFrom(path.join(outDir, "prisma-migrations", "x"))) : sqlMigrationFiles(schema, sourceFrom(path.join(outDir, "migrations")));
   return [
     { path: path.join(outDir, "client.ts"), content: client },
     ...migrations.map((m) => ({ path: path.join(outDir, ...m.path.split("/")), content: m.content })),

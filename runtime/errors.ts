@@ -24,9 +24,29 @@ export class SidetrackValidationError extends SidetrackError {
   }
 }
 
+/**
+ * PostgreSQL could not be reached (refused, unknown host, timed out, connection lost) or
+ * refused the connection (authentication, no such database). Names host and port, never the
+ * password; the driver's error is `cause`.
+ */
+export class SidetrackConnectionError extends SidetrackError {
+  override name = "SidetrackConnectionError";
+  constructor(
+    message: string,
+    readonly host: string,
+    readonly port: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 /** The schema in the database does not match what this version of Sidetrack expects. */
 export class SidetrackMigrationError extends SidetrackError {
   override name = "SidetrackMigrationError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
 // `sidetrack`: the API applications use. What the generated client needs beyond it lives behind
 // `sidetrack/generated`; everything else is internal. Never imports generator/ or a compiler.
 export { Sidetrack } from "./client/sidetrack.js";
-export type { SidetrackConfig, DatabaseOptions, InsertJobOptions, InsertManyItem, ListJobsOptions } from "./client/sidetrack.js";
+export type { SidetrackConfig, DatabaseOptions, StartOptions, InsertJobOptions, InsertManyItem, ListJobsOptions } from "./client/sidetrack.js";
 export { queueStatus, retryJob, retryJobs, RETRYABLE_STATUSES } from "./client/admin.js";
 export type { QueueStatus, QueueStatusOptions, RetryableStatus, RetrySkip, RetryJobsOptions, RetryJobsResult, RetryJobResult } from "./client/admin.js";
 export { defineQueues, queue } from "./config/queue-options.js";
@@ -22,6 +22,7 @@ export {
   SidetrackError,
   SidetrackValidationError,
   SidetrackMigrationError,
+  SidetrackConnectionError,
   SidetrackUniqueConflictError,
   JobTimeoutError,
   JobAbortedError,

@@ -35,6 +35,7 @@ export function renderClient({ source, schema, queues }: ClientTemplateInput): s
 /* eslint-disable */
 import {
   Sidetrack,
+  SidetrackValidationError,
   type AnyDbClient,
   type DatabaseOptions,
   type Handler,
@@ -90,6 +91,14 @@ ${queues.map((q) => `  ${q.name}: ${manyInputType(q)};`).join("\n")}
 /** Options from the declaration and the payload schema each insert is validated against. */
 const queues: { [K in QueueName]: GeneratedQueue<Payloads[K]> } = {
 ${queues.map(renderQueueConstant).join("\n")}
+};
+
+/**
+ * Each queue's options as declared, cron schedules included: what \`sidetrack worker --client\`
+ * reads, so a worker started from the CLI runs with the same options as createWorker.
+ */
+export const declaredQueues: { readonly [K in QueueName]: GeneratedQueue<Payloads[K]>["options"] } = {
+${queues.map((q) => `  ${q.name}: queues.${q.name}.options,`).join("\n")}
 };
 
 /**
@@ -152,6 +161,8 @@ export interface CreateWorkerOptions extends WorkerOptions {
   handlers: Handlers;
   /** Largest payload accepted, in bytes of JSON. Default 1 MiB. */
   maxPayloadBytes?: number | undefined;
+  /** Whether start() applies pending migrations (default true); false only checks and names what is missing. */
+  migrate?: boolean | undefined;
 }
 
 /**
@@ -159,7 +170,9 @@ export interface CreateWorkerOptions extends WorkerOptions {
  * \`await createWorker({ connectionString, handlers }).start()\`.
  */
 export function createWorker(options: CreateWorkerOptions): Sidetrack<Payloads> {
-  const { connectionString, pool, handlers, maxPayloadBytes, ...workerOptions } = options;
+  const { connectionString, pool, handlers, maxPayloadBytes, migrate, ...workerOptions } = options;
+  // Said here, in the terms of this call, rather than by the Sidetrack instance at start().
+  if (!pool && !connectionString) throw new SidetrackValidationError("createWorker: connectionString or pool is required");
   requireHandlers(queueNames, handlers);
   const databaseOptions: DatabaseOptions = {};
   if (pool) databaseOptions.pool = pool;
@@ -167,6 +180,7 @@ export function createWorker(options: CreateWorkerOptions): Sidetrack<Payloads> 
   return new Sidetrack<Payloads>({
     ...workerOptions,
     ...(maxPayloadBytes === undefined ? {} : { maxPayloadBytes }),
+    ...(migrate === undefined ? {} : { migrate }),
     databaseOptions,
     schema,
     queues: {

@@ -1,6 +1,6 @@
 // The migration files `sidetrack generate` writes: plain SQL, or a Prisma Migrate folder.
 import { quoteIdent } from "../runtime/config/identifiers.js";
-import { MIGRATIONS, migrationChecksum, migrationFileName, renderMigration } from "../runtime/db/migrations/index.js";
+import { MIGRATIONS, migrationChecksum, migrationFileName, renderMigration, type Migration } from "../runtime/db/migrations/index.js";
 import { header } from "./header.js";
 
 export interface TemplateFile {
@@ -10,41 +10,48 @@ export interface TemplateFile {
 }
 
 /**
- * `migrations/0001_jobs.sql`, …: byte for byte what `sidetrack migrate` runs (no header, so the
- * file can be compared with, or checksummed like, the applied text).
+ * `migrations/0001_jobs.sql`, …: each file is self-contained, so any migration tool (psql, Flyway,
+ * node-pg-migrate, Knex, Drizzle) can apply it as it is: it creates the schema and Sidetrack's
+ * migrations table if needed, runs the migration, and records it there with the checksum
+ * `sidetrack migrate` verifies, so `migrate`, `status` and `start()` then see it as applied.
+ * The checksum covers the migration's body only, never this wrapper.
  */
-export function sqlMigrationFiles(schema: string): TemplateFile[] {
-  return MIGRATIONS.map((m) => ({ path: `migrations/${migrationFileName(m)}`, content: renderMigration(m, schema) }));
+export function sqlMigrationFiles(schema: string, source: string): TemplateFile[] {
+  return MIGRATIONS.map((m) => ({ path: `migrations/${migrationFileName(m)}`, content: selfRecording(m, schema, source) }));
 }
 
 /**
  * `prisma-migrations/0001_sidetrack_jobs/migration.sql`, …: one Prisma Migrate folder per migration,
- * named without a timestamp so regenerating is deterministic. Each also records itself in Sidetrack's
- * own migrations table, so `sidetrack migrate` and `start()` see it as applied and do not run it again.
+ * named without a timestamp so regenerating is deterministic, with the same self-recording text as the
+ * plain files (Prisma checksums applied files too, so this text must not change either).
  */
 export function prismaMigrationFiles(schema: string, source: string): TemplateFile[] {
-  const s = quoteIdent(schema);
   return MIGRATIONS.map((m) => {
     const folder = `${String(m.version).padStart(4, "0")}_sidetrack_${m.name}`;
-    const content = [
-      header(source, "--"),
-      `-- Sidetrack migration ${m.version} (${m.name}) for schema ${schema}, recorded in ${schema}.migrations.`,
-      "",
-      `create schema if not exists ${s};`,
-      `create table if not exists ${s}.migrations (`,
-      "    version integer primary key,",
-      "    name text not null,",
-      "    checksum text not null,",
-      "    applied_at timestamptz not null default now()",
-      "  );",
-      "",
-      renderMigration(m, schema).trimEnd(),
-      "",
-      `insert into ${s}.migrations (version, name, checksum)`,
-      `values (${m.version}, '${m.name}', '${migrationChecksum(m)}')`,
-      "on conflict (version) do nothing;",
-      "",
-    ].join("\n");
-    return { path: `prisma-migrations/${folder}/migration.sql`, content };
+    return { path: `prisma-migrations/${folder}/migration.sql`, content: selfRecording(m, schema, source) };
   });
+}
+
+/** The migration wrapped so that it creates what it needs first and records itself last (idempotently). */
+function selfRecording(m: Migration, schema: string, source: string): string {
+  const s = quoteIdent(schema);
+  return [
+    header(source, "--"),
+    `-- Sidetrack migration ${m.version} (${m.name}) for schema ${schema}, recorded in ${schema}.migrations.`,
+    "",
+    `create schema if not exists ${s};`,
+    `create table if not exists ${s}.migrations (`,
+    "    version integer primary key,",
+    "    name text not null,",
+    "    checksum text not null,",
+    "    applied_at timestamptz not null default now()",
+    "  );",
+    "",
+    renderMigration(m, schema).trimEnd(),
+    "",
+    `insert into ${s}.migrations (version, name, checksum)`,
+    `values (${m.version}, '${m.name}', '${migrationChecksum(m)}')`,
+    "on conflict (version) do nothing;",
+    "",
+  ].join("\n");
 }

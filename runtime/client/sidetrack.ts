@@ -19,7 +19,7 @@ import {
   type DeclaredSchedule,
 } from "../cron/schedules.js";
 import { toDbClient, usePg, type AnyDbClient, type DbClient } from "../db/clients.js";
-import { runMigrations, type MigrationResult } from "../db/migrate.js";
+import { requireMigrations, runMigrations, type MigrationResult } from "../db/migrate.js";
 import { SidetrackValidationError } from "../errors.js";
 import { insertRows, prepareInsert, type InsertOptions } from "../insert/insert.js";
 import type { CronSchedule, Handler, InsertedJob, Job, ScheduleCronOptions, SidetrackEvents } from "../types.js";
@@ -53,6 +53,23 @@ export interface SidetrackConfig<Queues extends Record<string, unknown>> extends
    * worker). Default true; set false behind PgBouncer in transaction mode.
    */
   preparedStatements?: boolean;
+  /**
+   * Whether `queues` is the whole declaration, so start() may delete declared cron schedules it
+   * no longer lists. Default true. Set false for an instance that knows only some queues' options
+   * (e.g. built from a handlers module alone): it then only registers the schedules it knows and
+   * leaves every other declared schedule alone.
+   */
+  pruneDeclaredSchedules?: boolean;
+  /**
+   * Whether start() applies pending migrations (default true). false for teams whose migrations
+   * run elsewhere: start() then checks and names any missing migration. `start({ migrate })` wins.
+   */
+  migrate?: boolean;
+}
+
+export interface StartOptions {
+  /** Apply pending migrations (default true); false only checks that none is pending. */
+  migrate?: boolean;
 }
 
 export interface InsertJobOptions extends InsertOptions {
@@ -93,6 +110,11 @@ export class Sidetrack<Queues extends Record<string, unknown>> {
       throw new SidetrackValidationError("new Sidetrack(config): config.queues is required (an object of queue options)");
     }
     for (const name of Object.keys(config.queues)) validateQueueName(name);
+    if (config.pruneDeclaredSchedules !== undefined && typeof config.pruneDeclaredSchedules !== "boolean") {
+      throw new SidetrackValidationError(
+        `new Sidetrack(config): pruneDeclaredSchedules must be a boolean, got ${JSON.stringify(config.pruneDeclaredSchedules)}`,
+      );
+    }
     this.#options = resolveWorkerOptions(config, this.#queueConfigs());
     this.#declaredSchedules = this.#declaredCron();
     const given = config.databaseOptions?.pool;
@@ -185,16 +207,25 @@ export class Sidetrack<Queues extends Record<string, unknown>> {
 
   /**
    * Applies pending migrations, then works: fetches and runs jobs of every queue that has a
-   * handler until stop() (or SIGTERM/SIGINT, unless `handleSignals: false`).
+   * handler until stop() (or SIGTERM/SIGINT, unless `handleSignals: false`). With
+   * `migrate: false` (migrations run elsewhere, e.g. the SQL files in your own tool) it only
+   * checks, and throws SidetrackMigrationError naming each missing migration.
    */
-  async start(): Promise<void> {
+  async start(startOptions: StartOptions = {}): Promise<void> {
     if (this.#worker) throw new SidetrackValidationError("start(): this Sidetrack instance is already started");
     const options = this.#options;
     if (options.queues.size === 0) {
       throw new SidetrackValidationError("start(): no queue has a handler; give at least one queue a `handler`");
     }
-    await this.runMigrations();
-    await registerDeclaredSchedules(this.pool, this.schema, Object.keys(this.config.queues), this.#declaredSchedules);
+    const migrate = startOptions?.migrate ?? this.config.migrate ?? true;
+    if (typeof migrate !== "boolean") {
+      throw new SidetrackValidationError(`start(): migrate must be a boolean, got ${JSON.stringify(migrate)}`);
+    }
+    if (migrate) await this.runMigrations();
+    else await requireMigrations({ pool: this.pool, schema: this.schema });
+    await registerDeclaredSchedules(this.pool, this.schema, Object.keys(this.config.queues), this.#declaredSchedules, {
+      prune: this.config.pruneDeclaredSchedules !== false,
+    });
     const worker = new Worker({
       ...options,
       pool: this.pool,

@@ -1,5 +1,6 @@
 import pg from "pg";
 import { withPoolClient } from "./clients.js";
+import { endpointOf, toSidetrackError } from "./driver-errors.js";
 import { SidetrackMigrationError } from "../errors.js";
 import { DEFAULT_SCHEMA, quoteIdent, validateSchemaName } from "../config/identifiers.js";
 import { MIGRATIONS, migrationChecksum, renderMigration, type Migration } from "./migrations/index.js";
@@ -77,12 +78,39 @@ export async function migrationStatus(target: MigrationTarget): Promise<Migratio
   });
 }
 
+/**
+ * For start({ migrate: false }): throws SidetrackMigrationError naming every migration the
+ * schema lacks (by file name, e.g. `0002_cron`), so the team whose own tool applies the SQL
+ * files knows which one it missed. Changes nothing.
+ */
+export async function requireMigrations(target: MigrationTarget): Promise<void> {
+  const schema = validateSchemaName(target.schema ?? DEFAULT_SCHEMA);
+  const pending = (await migrationStatus(target)).filter((s) => s.status === "pending");
+  if (pending.length === 0) return;
+  const names = pending.map((p) => `${String(p.version).padStart(4, "0")}_${p.name}`);
+  throw new SidetrackMigrationError(
+    `schema "${schema}" is missing migration${pending.length === 1 ? "" : "s"} ${names.join(", ")}: ` +
+      `apply ${pending.length === 1 ? "it" : "them"} (sidetrack/migrations/${names[0]}.sql${pending.length === 1 ? "" : ", …"}), ` +
+      `run \`npx sidetrack migrate\`, or call start() without migrate: false`,
+  );
+}
+
 interface AppliedRow {
   checksum: string;
   appliedAt: Date;
 }
 
 async function withClient<T>(target: MigrationTarget, fn: (client: pg.ClientBase) => Promise<T>): Promise<T> {
+  const schema = target.schema ?? DEFAULT_SCHEMA;
+  const endpoint = endpointOf(target.pool ? (target.pool as unknown as { options: { connectionString?: string } }).options : target);
+  try {
+    return await connectAndRun(target, fn);
+  } catch (error) {
+    throw toSidetrackError(error, endpoint, schema);
+  }
+}
+
+async function connectAndRun<T>(target: MigrationTarget, fn: (client: pg.ClientBase) => Promise<T>): Promise<T> {
   if (target.pool) return withPoolClient(target.pool, fn);
   if (!target.connectionString) {
     throw new SidetrackMigrationError("runMigrations needs a connectionString or a pool");

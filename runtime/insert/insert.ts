@@ -1,3 +1,4 @@
+import { toSidetrackError } from "../db/driver-errors.js";
 import type { DbClient } from "../db/clients.js";
 import { MAX_ATTEMPTS_DEFAULT, MAX_PAYLOAD_BYTES_DEFAULT, PRIORITY_DEFAULT } from "../config/defaults.js";
 import { parseDuration, type Duration } from "../config/duration.js";
@@ -150,11 +151,17 @@ export function uniqueKeyFromPayload(queue: string, fields: readonly string[], p
 export async function insertRows<P = unknown>(db: DbClient, schema: string, rows: InsertRow[]): Promise<InsertedJob<P>[]> {
   if (rows.length === 0) return [];
   const plainQueues = [...new Set(rows.filter((r) => r.unique_key === null).map((r) => r.queue))];
-  const result = await db.query<ResultRow>(
-    insertJobsSql(schema),
-    [statementInput(rows), jobsChannel(schema), JSON.stringify(plainQueues)],
-    `sidetrack_insert_${schema}`,
-  );
+  let result: ResultRow[];
+  try {
+    result = await db.query<ResultRow>(
+      insertJobsSql(schema),
+      [statementInput(rows), jobsChannel(schema), JSON.stringify(plainQueues)],
+      `sidetrack_insert_${schema}`,
+    );
+  } catch (error) {
+    // Inserting before migrating, or into an unreachable server: said as Sidetrack errors.
+    throw toSidetrackError(error, {}, schema);
+  }
 
   const byKey = new Map<string, { job: Job; inserted: boolean }>();
   const plain: ResultRow[] = [];

@@ -124,10 +124,25 @@ describe("usage", () => {
     expect(command.stderr).toContain('error: unknown command "stauts". Did you mean status?');
     const none = await runCli([]);
     expect(none.code).toBe(2);
-    expect(none.stderr).toContain("error: name a command: generate, migrate, worker, status or jobs");
+    expect(none.stderr).toContain("error: name a command: generate, migrate, worker, status, jobs or cron");
   });
 
-  const helpCases = [[], ["migrate"], ["worker"], ["status"], ["jobs"], ["jobs", "list"], ["jobs", "show"], ["jobs", "retry"], ["jobs", "cancel"]];
+  it("a typo in a sub-command names that word and suggests the sub-command", async () => {
+    const r = await runCli(["jobs", "lst"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('error: unknown command "lst". Did you mean list?\nfix:   see `sidetrack jobs --help`\n');
+  });
+
+  it("a missing argument or option is said in the CLI's terms, not yargs'", async () => {
+    const show = await runCli(["jobs", "show"]);
+    expect(show.code).toBe(2);
+    expect(show.stderr).toBe("error: missing <id>: sidetrack jobs show <id>\nfix:   see `sidetrack jobs show --help`\n");
+    const worker = await runCli(["worker"]);
+    expect(worker.code).toBe(2);
+    expect(worker.stderr).toBe("error: missing required option --handlers\nfix:   see `sidetrack worker --help`\n");
+  });
+
+  const helpCases = [[], ["migrate"], ["worker"], ["status"], ["jobs"], ["jobs", "list"], ["jobs", "show"], ["jobs", "retry"], ["jobs", "cancel"], ["cron"], ["cron", "list"], ["cron", "run-now"]];
   it.each(helpCases.map((command) => ({ name: ["sidetrack", ...command].join(" "), command })))(
     "$name --help exits 0 with usage",
     async ({ command }) => {

@@ -163,6 +163,13 @@ describe("sidetrack jobs retry", () => {
     expect(none.stdout).toBe('no failed jobs of queue "bulk"\n');
   });
 
+  it("a bulk retry of one job says job, not jobs", async () => {
+    await job("single", "failed");
+    const r = await cli("jobs", "retry", "--queue", "single");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('retried 1 failed job of queue "single"\n');
+  });
+
   it("a bulk retry skips jobs whose unique key is taken and exits 1", async () => {
     const first = await job("bulkUniq", "failed", { uniqueKey: '["same"]' });
     const second = await job("bulkUniq", "failed", { uniqueKey: '["same"]' });

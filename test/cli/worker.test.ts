@@ -61,6 +61,20 @@ describe("sidetrack worker", () => {
     expect(empty.stderr).toMatch(/^error: test\/cli\/run-cli\.ts exports no handlers\nfix:   export a map of queue name to handler/);
     const noFlag = await runCli(["worker"], { databaseUrl: db.url });
     expect(noFlag.code).toBe(2);
-    expect(noFlag.stderr).toContain("error: Missing required argument: handlers");
+    expect(noFlag.stderr).toContain("error: missing required option --handlers");
+  });
+
+  it("--no-migrate does not migrate: on an unmigrated schema it names the missing migrations and exits 1", async () => {
+    const r = await runCli(["worker", "--handlers", "test/cli/fixtures/handlers.mjs", "--no-migrate", "--schema", "elsewhere"], { databaseUrl: db.url });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: schema "elsewhere" is missing migrations 0001_jobs, 0002_cron: /);
+    const { rows } = await db.pool.query("select to_regclass('elsewhere.jobs') is null as absent");
+    expect(rows[0].absent).toBe(true);
+  });
+
+  it("--help shows the TypeScript example as one runnable line", async () => {
+    const r = await runCli(["worker", "--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ {2}node --import tsx node_modules\/\.bin\/sidetrack worker --handlers \.\/src\/handlers\.ts$/m);
   });
 });

@@ -3,6 +3,7 @@
 /* eslint-disable */
 import {
   Sidetrack,
+  SidetrackValidationError,
   type AnyDbClient,
   type DatabaseOptions,
   type Handler,
@@ -54,6 +55,14 @@ const queues: { [K in QueueName]: GeneratedQueue<Payloads[K]> } = {
     payload: {"type":"object","properties":{"invoiceId":{"type":"string"},"amountCents":{"type":"number"}}},
     itemsOnly: false,
   },
+};
+
+/**
+ * Each queue's options as declared, cron schedules included: what `sidetrack worker --client`
+ * reads, so a worker started from the CLI runs with the same options as createWorker.
+ */
+export const declaredQueues: { readonly [K in QueueName]: GeneratedQueue<Payloads[K]>["options"] } = {
+  sendInvoice: queues.sendInvoice.options,
 };
 
 /**
@@ -115,6 +124,8 @@ export interface CreateWorkerOptions extends WorkerOptions {
   handlers: Handlers;
   /** Largest payload accepted, in bytes of JSON. Default 1 MiB. */
   maxPayloadBytes?: number | undefined;
+  /** Whether start() applies pending migrations (default true); false only checks and names what is missing. */
+  migrate?: boolean | undefined;
 }
 
 /**
@@ -122,7 +133,9 @@ export interface CreateWorkerOptions extends WorkerOptions {
  * `await createWorker({ connectionString, handlers }).start()`.
  */
 export function createWorker(options: CreateWorkerOptions): Sidetrack<Payloads> {
-  const { connectionString, pool, handlers, maxPayloadBytes, ...workerOptions } = options;
+  const { connectionString, pool, handlers, maxPayloadBytes, migrate, ...workerOptions } = options;
+  // Said here, in the terms of this call, rather than by the Sidetrack instance at start().
+  if (!pool && !connectionString) throw new SidetrackValidationError("createWorker: connectionString or pool is required");
   requireHandlers(queueNames, handlers);
   const databaseOptions: DatabaseOptions = {};
   if (pool) databaseOptions.pool = pool;
@@ -130,6 +143,7 @@ export function createWorker(options: CreateWorkerOptions): Sidetrack<Payloads> 
   return new Sidetrack<Payloads>({
     ...workerOptions,
     ...(maxPayloadBytes === undefined ? {} : { maxPayloadBytes }),
+    ...(migrate === undefined ? {} : { migrate }),
     databaseOptions,
     schema,
     queues: {
