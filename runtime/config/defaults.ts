@@ -95,3 +95,18 @@ export const RECONNECT_DELAY_MAX_MS = 5_000;
 export const LEASE_DURATION_MIN_MS = 100;
 export const POLL_INTERVAL_MIN_MS = 10;
 export const RESCUE_INTERVAL_MIN_MS = 10;
+
+/**
+ * Lock-ahead (`prefetch`, default "auto"): the buffer of claimed jobs beyond the free slots
+ * holds completions per second × claim round trip × PREFETCH_CLAIMS_AHEAD jobs, so a few claims
+ * can be in flight before a slot waits; at most PREFETCH_AUTO_MAX_PER_SLOT × concurrency.
+ */
+export const PREFETCH_CLAIMS_AHEAD = 3;
+export const PREFETCH_AUTO_MAX_PER_SLOT = 4;
+
+/**
+ * A buffered job is started only while more than this fraction of its lease remains, measured
+ * on the local clock from before the claim (or the last renewal) was sent: a job whose lease may
+ * have lapsed could already be running elsewhere.
+ */
+export const LEASE_START_MARGIN_FRACTION = 0.1;
