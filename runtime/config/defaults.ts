@@ -99,10 +99,11 @@ export const RESCUE_INTERVAL_MIN_MS = 10;
 /**
  * Lock-ahead (`prefetch`, default "auto"): the buffer of claimed jobs beyond the free slots
  * holds completions per second × claim round trip × PREFETCH_CLAIMS_AHEAD jobs, so a few claims
- * can be in flight before a slot waits; at most PREFETCH_AUTO_MAX_PER_SLOT × concurrency.
+ * can be in flight before a slot waits; at most PREFETCH_AUTO_MAX. The cap is only a backstop:
+ * the observed rate keeps the buffer at a few claims' worth, and at nothing for slow handlers.
  */
 export const PREFETCH_CLAIMS_AHEAD = 3;
-export const PREFETCH_AUTO_MAX_PER_SLOT = 4;
+export const PREFETCH_AUTO_MAX = 1_000;
 
 /**
  * A buffered job is started only while more than this fraction of its lease remains, measured

@@ -105,7 +105,7 @@ export function resolveWorkerOptions(
   return {
     workerId: options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`,
     concurrency,
-    prefetch: resolvePrefetch(options.prefetch, concurrency),
+    prefetch: resolvePrefetch(options.prefetch),
     pollIntervalMs: duration(options.pollInterval, D.POLL_INTERVAL_DEFAULT_MS, "pollInterval", D.POLL_INTERVAL_MIN_MS),
     leaseMs,
     rescueIntervalMs: duration(options.rescueInterval, D.RESCUE_INTERVAL_DEFAULT_MS, "rescueInterval", D.RESCUE_INTERVAL_MIN_MS),
@@ -159,8 +159,8 @@ export function checkQueueOptions(name: string, queue: unknown): void {
   if (q.cron !== undefined) problem("cron", objectProblem(q.cron, CRON_KEYS));
 }
 
-function resolvePrefetch(value: unknown, concurrency: number): Prefetch {
-  if (value === undefined || value === "auto") return { kind: "auto", max: concurrency * D.PREFETCH_AUTO_MAX_PER_SLOT };
+function resolvePrefetch(value: unknown): Prefetch {
+  if (value === undefined || value === "auto") return { kind: "auto", max: D.PREFETCH_AUTO_MAX };
   if (typeof value === "number" && Number.isInteger(value) && value >= 0) return { kind: "fixed", size: value };
   throw new SidetrackValidationError(`prefetch must be "auto" or an integer >= 0, got ${show(value)}`, undefined, "prefetch");
 }

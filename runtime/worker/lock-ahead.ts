@@ -13,9 +13,9 @@ import type { Job } from "../types.js";
 
 interface Buffered {
   job: Job;
-  /** performance.now() when the job was received from its claim. */
+  /** The local clock when the job was received from its claim. */
   receivedAt: number;
-  /** performance.now() after which the lease may have lapsed (with the safety margin). */
+  /** The local clock after which the lease may have lapsed (with the safety margin). */
   startBy: number;
 }
 
@@ -35,12 +35,16 @@ export class LockAhead {
   readonly #rate = new Ewma();
   readonly #roundTripMs = new Ewma();
   #completedInWindow = 0;
-  #windowStart = performance.now();
+  #windowStart: number;
 
   constructor(
     private readonly prefetch: Prefetch,
     private readonly leaseMs: number,
-  ) {}
+    /** The local monotonic clock (a parameter so tests can move it). */
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.#windowStart = now();
+  }
 
   /** How many jobs the buffer should hold now. */
   target(): number {
@@ -63,14 +67,14 @@ export class LockAhead {
     this.#completedInWindow++;
   }
 
-  /** A claim sent at `sentAt` (performance.now()) came back now. */
+  /** A claim sent at `sentAt` (on the same clock) came back now. */
   claimed(sentAt: number): void {
-    this.#roundTripMs.add(performance.now() - sentAt);
+    this.#roundTripMs.add(this.now() - sentAt);
   }
 
   /** Holds jobs of a claim sent at `sentAt`; their lease runs from before the claim was sent. */
   add(jobs: readonly Job[], sentAt: number): void {
-    const now = performance.now();
+    const now = this.now();
     const startBy = sentAt + this.leaseMs * (1 - LEASE_START_MARGIN_FRACTION);
     for (const job of jobs) {
       this.#buffer.push({ job, receivedAt: now, startBy });
@@ -83,7 +87,7 @@ export class LockAhead {
    * buffered. Jobs whose lease may have lapsed are taken out and handed to `lapsed` instead.
    */
   take(canStart: (queue: string) => boolean, lapsed: (job: Job) => void): { job: Job; bufferedMs: number } | undefined {
-    const now = performance.now();
+    const now = this.now();
     for (let i = 0; i < this.#buffer.length; i++) {
       const entry = this.#buffer[i]!;
       if (entry.startBy <= now) {
@@ -130,7 +134,7 @@ export class LockAhead {
 
   /** Folds the completions counted since the last sample into the rate, at most every 100 ms. */
   #sampleRate(): void {
-    const now = performance.now();
+    const now = this.now();
     const elapsed = now - this.#windowStart;
     if (elapsed < 100) return;
     this.#rate.add((this.#completedInWindow * 1000) / elapsed);
