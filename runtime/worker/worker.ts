@@ -122,8 +122,10 @@ export class Worker {
   async start(): Promise<void> {
     if (this.#state !== "idle") throw new Error(`worker already ${this.#state}`);
     this.#state = "running";
-    await this.#notifier.start();
+    // The first claim goes out at once, on its own connection, while the LISTEN connection is
+    // set up: a job inserted in between is not missed, since connecting wakes the fetcher again.
     this.#fetcher.start();
+    await this.#notifier.start();
     this.#heartbeat.start();
     this.#rescuer.start(true);
     this.#pruner?.start(true);
