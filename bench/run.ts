@@ -1,6 +1,7 @@
-// `npm run bench [-- --quick] [-- --only sidetrack,graphile-worker]`: every contender on the same
-// machine, the same PostgreSQL, in one run. Prints a markdown table with ratios and writes
-// bench/results/latest.json. See bench/README.md for what each row means.
+// `npm run bench [-- --quick] [-- --only=sidetrack,graphile-worker] [-- --shapes="4x50 small"]`:
+// every contender, in every shape of load, on the same machine and the same PostgreSQL, in one
+// run. Prints two markdown tables with ratios and writes bench/results/latest.json. See
+// bench/README.md for what each figure means.
 import { spawn } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
@@ -11,102 +12,154 @@ import { exitOnEmbeddedError, startEmbeddedPostgres } from "../scripts/embedded-
 import type { Contender } from "./contender.js";
 import { redisAnswers } from "./contenders/bullmq.js";
 import { contenders } from "./contenders/index.js";
+import { HEADLINE, jobPayload, SHAPES, type Shape } from "./workload.js";
 
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
 const only = args.find((a) => a.startsWith("--only="))?.slice(7).split(",");
-const BURN_JOBS = quick ? 20_000 : 200_000;
+const onlyShapes = args.find((a) => a.startsWith("--shapes="))?.slice(9).split(",");
+/** Jobs per burn-down (every shape), and in the bulk-insert measurement. */
+const BURN_JOBS = quick ? 5_000 : 50_000;
+const BULK_JOBS = quick ? 20_000 : 200_000;
 const LATENCY_JOBS = quick ? 200 : 2_000;
-const WORKERS = 4;
-const CONCURRENCY = 50;
 // Extra node flags for the burn-down workers, e.g. BENCH_WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
 const WORKER_NODE_ARGS = (process.env.BENCH_WORKER_NODE_ARGS ?? "").split(" ").filter(Boolean);
 const LATENCY_BUDGET_MS = quick ? 10_000 : 30_000;
 const REPEATS = quick ? 1 : 3;
 const REPEAT_UNDER_MS = 30_000;
+/** A burn-down still running after this long is measured from what it did by then (marked partial). */
+const BURN_BUDGET_MS = quick ? 30_000 : 120_000;
 /** The bundled burn-down worker (see bundleWorker), built on first use. */
 let bundled: Promise<string> | undefined;
 
-interface Result {
+interface BurnDown {
+  jobsPerSec: number;
+  peakRssMb: number;
+  /** CPU time per job: worker processes, and the PostgreSQL server when it runs on this machine. */
+  cpuUsPerJob: { workers: number; postgres?: number };
+  walBytesPerJob?: number;
+  /** The burn-down hit BURN_BUDGET_MS and was measured from the jobs done by then. */
+  partial: boolean;
+}
+
+interface Cell {
+  contender: string;
+  shape: string;
+  burn?: BurnDown;
+  /** Every run's jobs/s; `burn` is the median run. */
+  runs?: number[];
+  error?: string;
+}
+
+interface Latency {
+  p50: number;
+  p95: number;
+  p99: number;
+  samples: number;
+}
+
+interface Extras {
   contender: string;
   bulkInsertJobsPerSec?: number;
-  /** The median burn-down; every run's figure is in burnDownRuns. */
-  burnDownJobsPerSec?: number;
-  burnDownRuns?: number[];
-  peakWorkerRssMb?: number;
-  /** CPU time per job during the burn-down: worker processes, and the PostgreSQL server when it runs on this machine. */
-  cpuUsPerJob?: { workers: number; postgres?: number };
-  latencyMs?: { p50: number; p95: number; p99: number; samples: number };
+  latencyIdle?: Latency;
+  latencyLoaded?: Latency;
+  startToFirstJobMs?: number;
   error?: string;
 }
 
 const embedded = process.env.DATABASE_URL ? undefined : await startEmbeddedPostgres().catch(exitOnEmbeddedError);
 const url = process.env.DATABASE_URL ?? embedded!.url;
-const results: Result[] = [];
+const cells: Cell[] = [];
+const extras: Extras[] = [];
+const shapes = SHAPES.filter((s) => !onlyShapes || onlyShapes.includes(s.name));
 try {
-  // `--only=sidetrack,floor` also takes the variant rows ("sidetrack (concurrency 500)", both floors).
   const names = Object.keys(contenders).filter((n) => !only || only.some((o) => n === o || n.startsWith(`${o} `)));
   const haveRedis = await redisAnswers();
-  for (const name of names) {
-    if (name.startsWith("bullmq") && !haveRedis) {
+  const runnable = names.filter((name) => {
+    if (name === "bullmq (Redis)" && !haveRedis) {
       console.error(`skipping ${name}: no Redis answers on 127.0.0.1:6379`);
-      continue;
+      return false;
     }
-    const contender = contenders[name]!;
-    console.error(`== ${name}`);
+    return true;
+  });
+  for (const shape of shapes) {
+    for (const name of runnable) {
+      console.error(`== ${shape.name}: ${name}`);
+      try {
+        cells.push(await measureShape(contenders[name]!, shape));
+      } catch (error) {
+        console.error(`${name} failed: ${(error as Error).stack}`);
+        cells.push({ contender: name, shape: shape.name, error: (error as Error).message });
+      }
+    }
+  }
+  for (const name of runnable) {
+    const c = contenders[name]!;
+    if (c.burnDownOnly) continue;
+    console.error(`== ${name}: bulk insert, latency, start-up`);
     try {
-      results.push(await measure(contender));
+      extras.push(await measureExtras(c));
     } catch (error) {
       console.error(`${name} failed: ${(error as Error).stack}`);
-      results.push({ contender: name, error: (error as Error).message });
+      extras.push({ contender: name, error: (error as Error).message });
     }
   }
   const generator = await measureGenerator();
-  const report = renderTable(results, generator);
+  const report = renderTables(cells, extras, generator);
   console.log(report);
   mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
   writeFileSync(
     new URL("./results/latest.json", import.meta.url),
-    JSON.stringify({ at: new Date().toISOString(), quick, machine: machine(), burnJobs: BURN_JOBS, latencyJobs: LATENCY_JOBS, workers: WORKERS, concurrency: CONCURRENCY, repeats: REPEATS, results, generator }, null, 2),
+    JSON.stringify({ at: new Date().toISOString(), quick, machine: machine(), burnJobs: BURN_JOBS, bulkJobs: BULK_JOBS, latencyJobs: LATENCY_JOBS, repeats: REPEATS, shapes, cells, extras, generator }, null, 2),
   );
 } finally {
   await embedded?.stop();
 }
 
-async function measure(c: Contender): Promise<Result> {
-  const result: Result = { contender: c.name };
-  // Bulk insert and burn-down are repeated and the median run kept: on two shared cores one
-  // burn-down can differ from the next by a third. A run over REPEAT_UNDER_MS is not repeated
-  // (pg-boss needs minutes per run).
-  const runs: { bulk: number; burn: Awaited<ReturnType<typeof burnDown>> }[] = [];
+async function measureShape(c: Contender, shape: Shape): Promise<Cell> {
+  // Repeated and the median kept: on two shared cores one burn-down can differ from the next
+  // by a third. A run over REPEAT_UNDER_MS is not repeated (the slowest queues need minutes).
+  const runs: BurnDown[] = [];
+  for (let i = 0; i < REPEATS; i++) {
+    await c.reset(url);
+    await c.bulkInsert(url, BURN_JOBS, (n) => jobPayload(n, shape.payloadBytes));
+    await vacuum();
+    const began = performance.now();
+    const burn = await burnDown(c, shape);
+    runs.push(burn);
+    console.error(
+      `   run ${i + 1}: ${burn.jobsPerSec} jobs/s${burn.partial ? " (partial)" : ""}, peak worker RSS ${burn.peakRssMb} MB, CPU µs per job ${JSON.stringify(burn.cpuUsPerJob)}, WAL bytes per job ${burn.walBytesPerJob ?? "—"}`,
+    );
+    if (performance.now() - began > REPEAT_UNDER_MS) break;
+  }
+  const burn = [...runs].sort((a, b) => a.jobsPerSec - b.jobsPerSec)[Math.floor((runs.length - 1) / 2)]!;
+  return { contender: c.name, shape: shape.name, burn, runs: runs.map((r) => r.jobsPerSec) };
+}
+
+async function measureExtras(c: Contender): Promise<Extras> {
+  const result: Extras = { contender: c.name };
+  const bulk: number[] = [];
   for (let i = 0; i < REPEATS; i++) {
     await c.reset(url);
     await vacuum();
     const t = performance.now();
-    await c.bulkInsert(url, BURN_JOBS);
-    const bulk = Math.round(BURN_JOBS / ((performance.now() - t) / 1000));
-    await vacuum();
-    const began = performance.now();
-    const burn = await burnDown(c);
-    runs.push({ bulk, burn });
-    console.error(
-      `   run ${i + 1}: bulk insert ${c.burnDownOnly ? "n/a" : `${bulk} jobs/s`}, burn-down ${burn.jobsPerSec} jobs/s, peak worker RSS ${burn.peakRssMb} MB, CPU µs per job ${JSON.stringify(burn.cpuUsPerJob)}`,
-    );
-    if (performance.now() - began > REPEAT_UNDER_MS) break;
+    await c.bulkInsert(url, BULK_JOBS, (n) => jobPayload(n, 0));
+    const ms = performance.now() - t;
+    bulk.push(Math.round(BULK_JOBS / (ms / 1000)));
+    if (ms > REPEAT_UNDER_MS) break;
   }
-  const median = <T,>(values: T[], key: (v: T) => number): T => [...values].sort((a, b) => key(a) - key(b))[Math.floor((values.length - 1) / 2)]!;
-  const burn = median(runs, (r) => r.burn.jobsPerSec).burn;
-  result.burnDownJobsPerSec = burn.jobsPerSec;
-  result.burnDownRuns = runs.map((r) => r.burn.jobsPerSec);
-  result.cpuUsPerJob = burn.cpuUsPerJob;
-  result.peakWorkerRssMb = Math.max(...runs.map((r) => r.burn.peakRssMb));
-  if (!c.burnDownOnly) result.bulkInsertJobsPerSec = median(runs, (r) => r.bulk).bulk;
-
-  if (c.insertOne && !c.burnDownOnly) {
+  result.bulkInsertJobsPerSec = bulk.sort((a, b) => a - b)[Math.floor((bulk.length - 1) / 2)];
+  console.error(`   bulk insert ${bulk.join(", ")} jobs/s`);
+  if (c.insertOne) {
     await c.reset(url);
-    result.latencyMs = await latency(c);
-    console.error(`   latency: ${JSON.stringify(result.latencyMs)}`);
+    result.latencyIdle = await latency(c, false);
+    await c.reset(url);
+    result.latencyLoaded = await latency(c, true);
+    console.error(`   latency idle ${JSON.stringify(result.latencyIdle)}, under load ${JSON.stringify(result.latencyLoaded)}`);
   }
+  await c.reset(url);
+  result.startToFirstJobMs = await startToFirstJob(c);
+  console.error(`   start() to first job ${result.startToFirstJobMs} ms`);
   return result;
 }
 
@@ -135,11 +188,14 @@ async function bundleWorker(): Promise<string> {
   return outfile;
 }
 
-async function burnDown(c: Contender): Promise<{ jobsPerSec: number; peakRssMb: number; cpuUsPerJob: { workers: number; postgres?: number } }> {
+async function burnDown(c: Contender, shape: Shape): Promise<BurnDown> {
   const pgCpuBefore = postgresCpuMs();
+  const walBefore = await walLsn();
   const script = await workerScript(); // bundled once per bench run
-  const children = Array.from({ length: WORKERS }, () => {
-    const child = spawn(process.execPath, [...WORKER_NODE_ARGS, script, c.name, url, String(c.concurrency ?? CONCURRENCY)], { stdio: ["ignore", "pipe", "inherit"] });
+  const children = Array.from({ length: shape.processes }, () => {
+    const child = spawn(process.execPath, [...WORKER_NODE_ARGS, script, c.name, url, String(shape.concurrency), String(shape.handlerMs)], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     let out = "";
     child.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
     const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
@@ -150,9 +206,12 @@ async function burnDown(c: Contender): Promise<{ jobsPerSec: number; peakRssMb: 
   // and often near the end, so the count neither slows anyone down nor blurs the end time.
   const began = Date.now();
   let left = await c.remaining(url);
-  const deadline = began + 15 * 60_000;
+  let partial = false;
   while (left > 0) {
-    if (Date.now() > deadline) throw new Error(`burn-down did not finish: ${left} jobs left`);
+    if (Date.now() - began > BURN_BUDGET_MS) {
+      partial = true;
+      break;
+    }
     const done = BURN_JOBS - left;
     const rate = done / Math.max(1, Date.now() - began); // jobs per ms so far
     const expectedMs = rate > 0 ? left / rate : 1_000;
@@ -160,6 +219,7 @@ async function burnDown(c: Contender): Promise<{ jobsPerSec: number; peakRssMb: 
     left = await c.remaining(url);
   }
   const end = Date.now();
+  const walAfter = await walLsn();
   for (const ch of children) ch.child.kill("SIGTERM");
   await Promise.all(children.map((ch) => ch.exited));
   const firsts = children.map((ch) => /first (\d+)/.exec(ch.out())?.[1]).filter(Boolean).map(Number);
@@ -167,12 +227,28 @@ async function burnDown(c: Contender): Promise<{ jobsPerSec: number; peakRssMb: 
   const workerCpuMs = children.reduce((sum, ch) => sum + Number(/cpu (\d+)/.exec(ch.out())?.[1] ?? 0), 0);
   const pgCpuAfter = postgresCpuMs();
   const start = Math.min(...firsts);
-  const perJob = (ms: number) => Math.round((ms * 1000) / BURN_JOBS);
+  const jobs = BURN_JOBS - left;
+  const perJob = (ms: number) => Math.round((ms * 1000) / jobs);
   return {
-    jobsPerSec: Math.round(BURN_JOBS / ((end - start) / 1000)),
+    jobsPerSec: Math.round(jobs / ((end - start) / 1000)),
     peakRssMb: Math.round(Math.max(...rss) / 1024 / 1024),
     cpuUsPerJob: { workers: perJob(workerCpuMs), postgres: pgCpuBefore !== undefined && pgCpuAfter !== undefined ? perJob(pgCpuAfter - pgCpuBefore) : undefined },
+    walBytesPerJob: walBefore !== undefined && walAfter !== undefined ? Math.round(Number(BigInt(walAfter) - BigInt(walBefore)) / jobs) : undefined,
+    partial,
   };
+}
+
+/** The server's WAL position in bytes (text, a bigint), or undefined when it cannot be read. */
+async function walLsn(): Promise<string | undefined> {
+  const client = new pg.Client(url);
+  await client.connect();
+  try {
+    return (await client.query<{ lsn: string }>("select pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint::text as lsn")).rows[0]!.lsn;
+  } catch {
+    return undefined;
+  } finally {
+    await client.end();
+  }
 }
 
 /**
@@ -205,16 +281,27 @@ function postgresCpuMs(): number | undefined {
   }
 }
 
-async function latency(c: Contender): Promise<{ p50: number; p95: number; p99: number; samples: number }> {
+/**
+ * Insert call to handler start, one job at a time, for one in-process worker (concurrency 10).
+ * `loaded`: meanwhile two more callers insert jobs back to back into the same queue, which the
+ * same worker runs, so every sample waits behind real work.
+ */
+async function latency(c: Contender, loaded: boolean): Promise<Latency> {
   const waiting = new Map<number, () => void>();
-  const stop = await c.startWorker(url, 10, (i) => waiting.get(i)?.());
+  const stop = await c.startWorker(url, 10, (i) => waiting.get(i)?.(), 0);
   await c.openInserter?.(url);
+  let loading = loaded;
+  const feeders = loaded
+    ? [0, 1].map(async () => {
+        while (loading) await c.insertOne!(-1);
+      })
+    : [];
   const samples: number[] = [];
   // A queue that only polls (pg-boss: 0.5 s at least) would need 1,000 s for 2,000 samples:
   // each contender gets at most LATENCY_BUDGET_MS, and the table says how many samples it took.
   const deadline = performance.now() + LATENCY_BUDGET_MS;
-  // Warm-up: connections, prepared plans.
-  for (let i = -5; i < LATENCY_JOBS && performance.now() < deadline; i++) {
+  // Five warm-up jobs first (connections, prepared plans): indexes -6 to -2, never a feeder's -1.
+  for (let i = -6; i < LATENCY_JOBS && performance.now() < deadline; i = i === -2 ? 0 : i + 1) {
     const started = new Promise<void>((resolve) => waiting.set(i, resolve));
     const t0 = performance.now();
     await c.insertOne!(i);
@@ -222,11 +309,26 @@ async function latency(c: Contender): Promise<{ p50: number; p95: number; p99: n
     if (i >= 0) samples.push(performance.now() - t0);
     waiting.delete(i);
   }
+  loading = false;
+  await Promise.all(feeders);
   await c.closeInserter?.();
   await stop();
   samples.sort((a, b) => a - b);
   const pct = (p: number) => Math.round(samples[Math.min(samples.length - 1, Math.floor((p / 100) * samples.length))]! * 100) / 100;
   return { p50: pct(50), p95: pct(95), p99: pct(99), samples: samples.length };
+}
+
+/** From the call that starts a worker to its first handler running, with one job waiting. */
+async function startToFirstJob(c: Contender): Promise<number> {
+  await c.bulkInsert(url, 1, (n) => jobPayload(n, 0));
+  let ran!: () => void;
+  const first = new Promise<void>((resolve) => (ran = resolve));
+  const t0 = performance.now();
+  const stop = await c.startWorker(url, 10, () => ran(), 0);
+  await first;
+  const ms = Math.round(performance.now() - t0);
+  await stop();
+  return ms;
 }
 
 /**
@@ -267,38 +369,52 @@ async function measureGenerator(): Promise<GeneratorFigures> {
   });
 }
 
-function renderTable(rows: Result[], generator: GeneratorFigures): string {
-  const by = (name: string) => rows.find((r) => r.contender === name);
-  const gw = by("graphile-worker");
-  // Ratios are taken to the physical limit: the floor with graphile-worker's lock-ahead.
-  const fl = by("floor (bare SQL, batch 500)");
+function renderTables(all: Cell[], side: Extras[], generator: GeneratorFigures): string {
+  const cell = (contender: string, shape: string) => all.find((c) => c.contender === contender && c.shape === shape);
   const ratio = (a?: number, b?: number) => (a && b ? `${(a / b).toFixed(2)}x` : "—");
+  const contendersShown = [...new Set(all.map((c) => c.contender))];
   const lines = [
-    `Burn-down: ${BURN_JOBS.toLocaleString("en")} no-op jobs, ${WORKERS} worker processes x concurrency ${CONCURRENCY} (unless the row says otherwise); burn-down and bulk insert are the median of ${REPEATS} runs (one when a run takes over ${REPEAT_UNDER_MS / 1000} s). Latency: ${LATENCY_JOBS} jobs inserted one by one, insert call to handler start. Machine: ${machine()}.`,
+    `Burn-down jobs/s by shape (processes x concurrency, payload, handler): ${BURN_JOBS.toLocaleString("en")} jobs inserted first, then the workers start; median of ${REPEATS} run(s) (one when a run takes over ${REPEAT_UNDER_MS / 1000} s), ratio to graphile-worker in brackets; "floor" claims as many as the shape's concurrency, "floor (claims of 500)" as graphile-worker's local queue. Machine: ${machine()}.`,
     "",
-    "| queue | burn-down jobs/s (median, range) | vs graphile-worker | vs floor | CPU µs per job: workers / PostgreSQL | bulk insert jobs/s | vs graphile-worker | latency p50 / p95 / p99 ms | peak worker RSS MB |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
+    `| queue | ${shapes.map((s) => s.name).join(" | ")} |`,
+    `| --- | ${shapes.map(() => "---:").join(" | ")} |`,
   ];
-  for (const r of rows) {
-    if (r.error) {
-      lines.push(`| ${r.contender} | failed: ${r.error.replaceAll("|", "/")} | | | | | | | |`);
+  for (const name of contendersShown) {
+    const row = shapes.map((s) => {
+      const c = cell(name, s.name);
+      if (!c) return "—";
+      if (c.error) return `failed: ${c.error.replaceAll("|", "/").slice(0, 60)}`;
+      const gw = cell("graphile-worker", s.name)?.burn?.jobsPerSec;
+      const range = c.runs && c.runs.length > 1 ? ` (${Math.min(...c.runs)}–${Math.max(...c.runs)})` : "";
+      return `${c.burn!.jobsPerSec}${c.burn!.partial ? "*" : ""}${range} [${ratio(c.burn!.jobsPerSec, gw)}]`;
+    });
+    lines.push(`| ${name} | ${row.join(" | ")} |`);
+  }
+  const sidetrackVsFloor = shapes.map((s) => `${s.name} ${ratio(cell("sidetrack", s.name)?.burn?.jobsPerSec, cell("floor", s.name)?.burn?.jobsPerSec)}`);
+  lines.push("", `Sidetrack vs the floor at equal claim size: ${sidetrackVsFloor.join(", ")}. A * marks a burn-down measured from the jobs done in ${BURN_BUDGET_MS / 1000} s.`);
+  lines.push(
+    "",
+    `Side figures. CPU, WAL and memory from the ${HEADLINE} burn-down; bulk insert of ${BULK_JOBS.toLocaleString("en")} jobs in as few calls as each library allows; latency: ${LATENCY_JOBS} jobs inserted one by one, insert call to handler start, one worker of concurrency 10, idle and with two more callers inserting back to back; start-up: from the call that starts a worker to its first handler, one job waiting.`,
+    "",
+    "| queue | CPU µs per job: workers / PostgreSQL | WAL bytes per job | peak worker RSS MB | bulk insert jobs/s | vs graphile-worker | latency idle p50 / p95 / p99 ms | latency under load p50 / p95 / p99 ms | start to first job ms |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |",
+  );
+  const gwBulk = side.find((e) => e.contender === "graphile-worker")?.bulkInsertJobsPerSec;
+  const lat = (l?: Latency) => (l && l.samples > 0 ? `${l.p50} / ${l.p95} / ${l.p99}${l.samples < LATENCY_JOBS ? ` (${l.samples} samples)` : ""}` : "—");
+  for (const name of contendersShown) {
+    const b = cell(name, HEADLINE)?.burn;
+    const e = side.find((x) => x.contender === name);
+    const cpu = b ? `${b.cpuUsPerJob.workers} / ${b.cpuUsPerJob.postgres ?? "—"}` : "—";
+    if (e?.error) {
+      lines.push(`| ${name} | ${cpu} | ${b?.walBytesPerJob ?? "—"} | ${b?.peakRssMb ?? "—"} | failed: ${e.error.replaceAll("|", "/").slice(0, 60)} | | | | |`);
       continue;
     }
-    const l = r.latencyMs && r.latencyMs.samples > 0
-      ? `${r.latencyMs.p50} / ${r.latencyMs.p95} / ${r.latencyMs.p99}${r.latencyMs.samples < LATENCY_JOBS ? ` (${r.latencyMs.samples} samples in ${LATENCY_BUDGET_MS / 1000} s)` : ""}`
-      : "—";
-    const cpu = r.cpuUsPerJob ? `${r.cpuUsPerJob.workers} / ${r.cpuUsPerJob.postgres ?? "—"}` : "—";
     lines.push(
-      `| ${r.contender} | ${burnCell(r)} | ${ratio(r.burnDownJobsPerSec, gw?.burnDownJobsPerSec)} | ${ratio(r.burnDownJobsPerSec, fl?.burnDownJobsPerSec)} | ${cpu} | ${r.bulkInsertJobsPerSec ?? "—"} | ${ratio(r.bulkInsertJobsPerSec, gw?.bulkInsertJobsPerSec)} | ${l} | ${r.peakWorkerRssMb} |`,
+      `| ${name} | ${cpu} | ${b?.walBytesPerJob ?? "—"} | ${b?.peakRssMb ?? "—"} | ${e?.bulkInsertJobsPerSec ?? "—"} | ${ratio(e?.bulkInsertJobsPerSec, gwBulk)} | ${lat(e?.latencyIdle)} | ${lat(e?.latencyLoaded)} | ${e?.startToFirstJobMs ?? "—"} |`,
     );
   }
   lines.push("", generator.note ? `Generator: ${generator.note}` : `Generator (50 queues): cold \`sidetrack generate\` ${generator.coldMs} ms; \`--watch\` regeneration ${generator.watchRegenerateMs} ms.`);
   return lines.join("\n");
-}
-
-function burnCell(r: Result): string {
-  const runs = r.burnDownRuns ?? [];
-  return runs.length > 1 ? `${r.burnDownJobsPerSec} (${Math.min(...runs)}–${Math.max(...runs)})` : `${r.burnDownJobsPerSec}`;
 }
 
 function machine(): string {

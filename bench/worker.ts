@@ -1,22 +1,27 @@
 // One burn-down worker process, bundled by run.ts and run under plain node:
-// `node bench/.build/worker.mjs <contender> <url> <concurrency>`.
+// `node bench/.build/worker.mjs <contender> <url> <concurrency> <handler ms>`.
 // Prints `first <epoch ms>` when its first job starts; on SIGTERM stops and prints `rss <bytes>`
 // and `cpu <ms>` (user + system CPU time of the process from its first job on, so start-up is left out).
 import { contenders } from "./contenders/index.js";
 
-const [name, url, concurrency] = process.argv.slice(2);
+const [name, url, concurrency, handlerMs] = process.argv.slice(2);
 const contender = contenders[name!]!;
 let first = 0;
 let cpuAtFirst: NodeJS.CpuUsage | undefined;
 let peakRss = process.memoryUsage().rss;
 const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
-const stop = await contender.startWorker(url!, Number(concurrency), () => {
-  if (first === 0) {
-    first = Date.now();
-    cpuAtFirst = process.cpuUsage();
-    console.log(`first ${first}`);
-  }
-});
+const stop = await contender.startWorker(
+  url!,
+  Number(concurrency),
+  () => {
+    if (first === 0) {
+      first = Date.now();
+      cpuAtFirst = process.cpuUsage();
+      console.log(`first ${first}`);
+    }
+  },
+  Number(handlerMs ?? 0),
+);
 console.log("ready");
 process.on("SIGTERM", () => {
   void stop().finally(() => {

@@ -249,7 +249,7 @@ describe("completions carried by the claim", () => {
     await db.pool.query(`update ${schema}.jobs set status = 'running', attempt = 1, locked_by = 'other', locked_until = now() + interval '1 minute' where id = $1`, [theirs!.id]);
     await db.pool.query(`update ${schema}.jobs set status = 'cancelled', cancelled_at = now(), finalized_at = now() where id = $1`, [cancelled!.id]);
 
-    const { rows } = await db.pool.query(fetchJobsSql(schema), ["me", 60_000, ["work"], [10], 10, [mine!.id, theirs!.id, cancelled!.id]]);
+    const { rows } = await db.pool.query(fetchJobsSql(schema), ["me", 60_000, ["work"], [10], 10, [mine!.id, theirs!.id, cancelled!.id], [0, 0, 0]]);
     const claimed = rows.filter((r) => r.completed_ids === null).map((r) => r.id);
     const report = rows.filter((r) => r.completed_ids !== null);
     expect(claimed).toEqual([ready!.id]);
@@ -263,7 +263,7 @@ describe("completions carried by the claim", () => {
     expect(await status(ready!.id)).toMatchObject({ status: "running", lockedBy: "me", attempt: 1 });
 
     // Nothing to carry and nothing to claim: still one row, with an empty list.
-    const { rows: empty } = await db.pool.query(fetchJobsSql(schema), ["me", 60_000, ["work"], [10], 10, []]);
+    const { rows: empty } = await db.pool.query(fetchJobsSql(schema), ["me", 60_000, ["work"], [10], 10, [], []]);
     expect(empty).toEqual([expect.objectContaining({ id: null, completed_ids: [] })]);
   });
 });

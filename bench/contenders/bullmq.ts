@@ -1,5 +1,6 @@
 import { Queue, Worker } from "bullmq";
 import type { Contender } from "../contender.js";
+import { handle } from "../workload.js";
 
 // BullMQ runs on Redis, not PostgreSQL: the non-PostgreSQL choice users weigh us against.
 const connection = { host: "127.0.0.1", port: 6379, maxRetriesPerRequest: null };
@@ -12,11 +13,11 @@ export const bullmq: Contender = {
     await q.obliterate({ force: true });
     await q.close();
   },
-  async bulkInsert(_url, n) {
+  async bulkInsert(_url, n, payload) {
     const q = new Queue("bench", { connection });
     const chunk = 10_000; // addBulk of 200k in one call exceeds what ioredis pipelines comfortably
     for (let start = 0; start < n; start += chunk) {
-      await q.addBulk(Array.from({ length: Math.min(chunk, n - start) }, (_, k) => ({ name: "bench", data: { i: start + k }, opts: { removeOnComplete: true } })));
+      await q.addBulk(Array.from({ length: Math.min(chunk, n - start) }, (_, k) => ({ name: "bench", data: payload(start + k), opts: { removeOnComplete: true } })));
     }
     await q.close();
   },
@@ -29,8 +30,8 @@ export const bullmq: Contender = {
   async closeInserter() {
     await queue?.close();
   },
-  async startWorker(_url, concurrency, onJob) {
-    const worker = new Worker("bench", async (job) => onJob((job.data as { i: number }).i), { connection, concurrency });
+  async startWorker(_url, concurrency, onJob, handlerMs) {
+    const worker = new Worker("bench", async (job) => handle(onJob, (job.data as { i: number }).i, handlerMs), { connection, concurrency });
     await worker.waitUntilReady();
     return () => worker.close();
   },

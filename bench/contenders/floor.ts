@@ -1,5 +1,6 @@
 import pg from "pg";
 import type { Contender } from "../contender.js";
+import { handle } from "../workload.js";
 import { count } from "./sidetrack.js";
 
 /**
@@ -7,8 +8,7 @@ import { count } from "./sidetrack.js";
  * completion against a minimal table (two columns, two indexes), two loops per process so one
  * claims while the other completes. `batch` is how many jobs one claim takes:
  * - 500, as many as graphile-worker's local queue holds: the floor the ratios are taken to;
- * - "slots": the worker's concurrency (50), the most a Sidetrack claim may take under DESIGN §3
- *   ("a batched claim of up to the free slots"), to show what that rule alone costs.
+ * - "slots": the worker's concurrency: the floor at the claim size of a worker without lock-ahead.
  */
 export function floor(name: string, batch: number | "slots"): Contender {
   return {
@@ -22,13 +22,17 @@ export function floor(name: string, batch: number | "slots"): Contender {
         create index on floor.jobs (id) where status = 0;`);
       await client.end();
     },
-    async bulkInsert(url, n) {
+    async bulkInsert(url, n, payload) {
       const client = new pg.Client(url);
       await client.connect();
-      await client.query("insert into floor.jobs (payload) select jsonb_build_object('i', g) from generate_series(0, $1::int - 1) g", [n]);
+      const pad = payload(0).pad ?? "";
+      await client.query(
+        "insert into floor.jobs (payload) select case when $2 = '' then jsonb_build_object('i', g) else jsonb_build_object('i', g, 'pad', $2::text) end from generate_series(0, $1::int - 1) g",
+        [n, pad],
+      );
       await client.end();
     },
-    async startWorker(url, concurrency, onJob) {
+    async startWorker(url, concurrency, onJob, handlerMs) {
       const limit = batch === "slots" ? concurrency : batch;
       const pool = new pg.Pool({ connectionString: url, max: 2 });
       let running = true;
@@ -42,7 +46,8 @@ export function floor(name: string, batch: number | "slots"): Contender {
             await new Promise((r) => setTimeout(r, 20));
             continue;
           }
-          for (const r of rows) onJob(r.payload.i);
+          if (handlerMs > 0) await Promise.all(rows.map((r) => handle(onJob, r.payload.i, handlerMs)));
+          else for (const r of rows) onJob(r.payload.i);
           await pool.query("update floor.jobs set status = 2 where id = any($1::bigint[])", [rows.map((r) => r.id)]);
         }
       };

@@ -1,6 +1,7 @@
 import { Logger, makeWorkerUtils, run, runMigrations, type WorkerUtils } from "graphile-worker";
 import pg from "pg";
 import type { Contender } from "../contender.js";
+import { handle } from "../workload.js";
 import { count } from "./sidetrack.js";
 
 let utils: WorkerUtils | undefined;
@@ -22,9 +23,9 @@ export const graphile: Contender = {
     await client.end();
     await runMigrations({ connectionString: url, logger: silent });
   },
-  async bulkInsert(url, n) {
+  async bulkInsert(url, n, payload) {
     const u = await makeWorkerUtils({ connectionString: url, logger: silent });
-    await u.addJobs(Array.from({ length: n }, (_, i) => ({ identifier: "bench", payload: { i } })));
+    await u.addJobs(Array.from({ length: n }, (_, i) => ({ identifier: "bench", payload: payload(i) })));
     await u.release();
   },
   async openInserter(url) {
@@ -36,13 +37,13 @@ export const graphile: Contender = {
   async closeInserter() {
     await utils?.release();
   },
-  async startWorker(url, concurrency, onJob) {
+  async startWorker(url, concurrency, onJob, handlerMs) {
     const runner = await run({
       connectionString: url,
       concurrency,
       noHandleSignals: true,
       pollInterval: 1_000,
-      taskList: { bench: async (payload) => onJob((payload as { i: number }).i) },
+      taskList: { bench: async (payload) => handle(onJob, (payload as { i: number }).i, handlerMs) },
       preset: fast(concurrency),
       logger: silent,
     });

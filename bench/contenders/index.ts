@@ -1,5 +1,6 @@
 import type { Contender } from "../contender.js";
 import { bullmq } from "./bullmq.js";
+import { bullmqPostgres } from "./bullmq-postgres.js";
 import { floor } from "./floor.js";
 import { graphile } from "./graphile.js";
 import { pgboss } from "./pgboss.js";
@@ -7,11 +8,12 @@ import { sidetrack } from "./sidetrack.js";
 
 export const contenders: Record<string, Contender> = {
   sidetrack,
-  // Holding as many jobs per process as graphile-worker's local queue does (500), by concurrency.
-  "sidetrack (concurrency 500)": { ...sidetrack, name: "sidetrack (concurrency 500)", concurrency: 500, burnDownOnly: true },
   "graphile-worker": graphile,
   "pg-boss": pgboss,
   "bullmq (Redis)": bullmq,
-  "floor (bare SQL, batch 500)": floor("floor (bare SQL, batch 500)", 500),
-  "floor (bare SQL, batch = concurrency)": floor("floor (bare SQL, batch = concurrency)", "slots"),
+  "bullmq (PostgreSQL)": bullmqPostgres,
+  // The floor at equal claim size: claims of the shape's concurrency, as a worker without lock-ahead.
+  floor: floor("floor", "slots"),
+  // The floor at graphile-worker's lock-ahead (claims of 500).
+  "floor (claims of 500)": floor("floor (claims of 500)", 500),
 };

@@ -1,6 +1,7 @@
 import PgBoss from "pg-boss";
 import pg from "pg";
 import type { Contender } from "../contender.js";
+import { handle } from "../workload.js";
 import { count } from "./sidetrack.js";
 
 let boss: PgBoss | undefined;
@@ -23,9 +24,9 @@ export const pgboss: Contender = {
     await b.createQueue("bench");
     await b.stop({ graceful: false, wait: true });
   },
-  async bulkInsert(url, n) {
+  async bulkInsert(url, n, payload) {
     const b = await open(url);
-    await b.insert(Array.from({ length: n }, (_, i) => ({ name: "bench", data: { i } })));
+    await b.insert(Array.from({ length: n }, (_, i) => ({ name: "bench", data: payload(i) })));
     await b.stop({ graceful: false, wait: true });
   },
   async openInserter(url) {
@@ -37,13 +38,14 @@ export const pgboss: Contender = {
   async closeInserter() {
     await boss?.stop({ graceful: false, wait: true });
   },
-  async startWorker(url, concurrency, onJob) {
+  async startWorker(url, concurrency, onJob, handlerMs) {
     const b = await open(url);
     // pg-boss 10 fetches in batches (one handler call receives up to batchSize jobs) and waits
     // out its polling interval (0.5 s at least) after each batch, so throughput is batchSize per
     // half second per worker: we give it a batch as large as graphile-worker's local queue.
     await b.work<{ i: number }>("bench", { batchSize: Math.max(500, concurrency * 2), pollingIntervalSeconds: 0.5 }, async (jobs) => {
-      for (const job of jobs) onJob(job.data.i);
+      // One handler call gets the whole batch: its jobs run side by side, as its concurrency would.
+      await Promise.all(jobs.map((job) => handle(onJob, job.data.i, handlerMs)));
     });
     return () => b.stop({ graceful: true, wait: true });
   },

@@ -3,7 +3,9 @@ import pg from "pg";
 import { runMigrations, Sidetrack } from "../../dist/runtime/index.js";
 import type { Contender } from "../contender.js";
 
-type Q = { bench: { i: number } };
+import { handle, type JobPayload } from "../workload.js";
+
+type Q = { bench: JobPayload };
 let inserter: Sidetrack<Q> | undefined;
 
 export const sidetrack: Contender = {
@@ -15,9 +17,9 @@ export const sidetrack: Contender = {
     await client.end();
     await runMigrations({ connectionString: url });
   },
-  async bulkInsert(url, n) {
+  async bulkInsert(url, n, payload) {
     const s = new Sidetrack<Q>({ databaseUrl: url, queues: { bench: {} } });
-    await s.insertJobs("bench", Array.from({ length: n }, (_, i) => ({ i })));
+    await s.insertJobs("bench", Array.from({ length: n }, (_, i) => payload(i)));
     await s.close();
   },
   async openInserter(url) {
@@ -29,13 +31,13 @@ export const sidetrack: Contender = {
   async closeInserter() {
     await inserter?.close();
   },
-  async startWorker(url, concurrency, onJob) {
+  async startWorker(url, concurrency, onJob, handlerMs) {
     const s = new Sidetrack<Q>({
       databaseUrl: url,
       concurrency,
       handleSignals: false,
       retention: false,
-      queues: { bench: { handler: (job) => onJob(job.payload.i) } },
+      queues: { bench: { handler: (job) => handle(onJob, job.payload.i, handlerMs) } },
     });
     await s.start();
     return () => s.stop({ grace: 5_000 });

@@ -66,7 +66,7 @@ async function runClaimed(ctx: InlineContext, rows: ClaimedRow[]): Promise<numbe
     // Only queues with a handler are claimed, so this is always found.
     const queue = ctx.queues.get(job.queue)!;
     const outcome = await runHandler(job, queue.handler, queue.timeoutMs);
-    if (outcome.kind === "completed") await writeCompleted(target, [job]);
+    if (outcome.kind === "completed") await writeCompleted(target, [{ job, bufferedMs: 0 }]);
     else if (outcome.kind === "failed") await writeFailed(target, [failedAttempt(job, outcome.thrown, queue.backoff)]);
   }
   return rows.length;

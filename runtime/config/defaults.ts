@@ -95,3 +95,30 @@ export const RECONNECT_DELAY_MAX_MS = 5_000;
 export const LEASE_DURATION_MIN_MS = 100;
 export const POLL_INTERVAL_MIN_MS = 10;
 export const RESCUE_INTERVAL_MIN_MS = 10;
+
+/**
+ * Lock-ahead (`prefetch`, default "auto"): the buffer of claimed jobs beyond the free slots
+ * holds completions per second × claim round trip × PREFETCH_CLAIMS_AHEAD jobs, so a few claims
+ * can be in flight before a slot waits; at most PREFETCH_AUTO_MAX. The cap is only a backstop:
+ * the observed rate keeps the buffer at a few claims' worth, and at nothing for slow handlers.
+ */
+export const PREFETCH_CLAIMS_AHEAD = 3;
+export const PREFETCH_AUTO_MAX = 1_000;
+
+/**
+ * A buffered job is started only while more than this fraction of its lease remains, measured
+ * on the local clock from before the claim (or the last renewal) was sent: a job whose lease may
+ * have lapsed could already be running elsewhere.
+ */
+export const LEASE_START_MARGIN_FRACTION = 0.1;
+
+/**
+ * Batches of at least this many plain jobs (no unique key) are inserted through COPY and a
+ * staging table when the client can COPY (node-postgres); smaller ones, keyed rows and Prisma
+ * clients take the single-statement insert. Below a few thousand rows the staging table's DDL
+ * costs more than COPY saves.
+ */
+export const COPY_THRESHOLD_ROWS = 5_000;
+
+/** Lines of CSV per chunk written to a COPY stream. */
+export const COPY_BATCH_ROWS = 1_000;

@@ -36,10 +36,14 @@ export interface RunnableQueue {
   backoff: BackoffSettings;
 }
 
+/** Lock-ahead, resolved: sized from what the worker observes (up to `max`), or a fixed size. */
+export type Prefetch = { kind: "auto"; max: number } | { kind: "fixed"; size: number };
+
 /** The worker side of a configuration, resolved. */
 export interface ResolvedWorkerOptions {
   workerId: string;
   concurrency: number;
+  prefetch: Prefetch;
   pollIntervalMs: number;
   leaseMs: number;
   rescueIntervalMs: number;
@@ -101,6 +105,7 @@ export function resolveWorkerOptions(
   return {
     workerId: options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`,
     concurrency,
+    prefetch: resolvePrefetch(options.prefetch),
     pollIntervalMs: duration(options.pollInterval, D.POLL_INTERVAL_DEFAULT_MS, "pollInterval", D.POLL_INTERVAL_MIN_MS),
     leaseMs,
     rescueIntervalMs: duration(options.rescueInterval, D.RESCUE_INTERVAL_DEFAULT_MS, "rescueInterval", D.RESCUE_INTERVAL_MIN_MS),
@@ -152,6 +157,12 @@ export function checkQueueOptions(name: string, queue: unknown): void {
     for (const [key, value] of Object.entries(q.backoff as object)) problem(`backoff.${key}`, durationProblem(value));
   }
   if (q.cron !== undefined) problem("cron", objectProblem(q.cron, CRON_KEYS));
+}
+
+function resolvePrefetch(value: unknown): Prefetch {
+  if (value === undefined || value === "auto") return { kind: "auto", max: D.PREFETCH_AUTO_MAX };
+  if (typeof value === "number" && Number.isInteger(value) && value >= 0) return { kind: "fixed", size: value };
+  throw new SidetrackValidationError(`prefetch must be "auto" or an integer >= 0, got ${show(value)}`, undefined, "prefetch");
 }
 
 function resolveRetention(r: RetentionOptions): RetentionMs {

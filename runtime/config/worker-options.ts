@@ -14,6 +14,13 @@ export interface RetentionOptions {
 export interface WorkerOptions {
   /** Jobs this process runs at once over all queues. Default 10. */
   concurrency?: number;
+  /**
+   * Lock-ahead: jobs claimed beyond the free slots and held locally, so a freed slot starts its
+   * next job without waiting for a claim. "auto" (default) sizes the buffer from the observed
+   * completion rate and claim round trip (nothing for slow handlers, so they spread over all
+   * workers); a number fixes it; 0 turns it off.
+   */
+  prefetch?: "auto" | number;
   /** Poll for ready jobs this often when no NOTIFY arrives. Default 1s. */
   pollInterval?: Duration;
   /** A claimed job's lease; renewed while the handler runs. Default 30s. */

@@ -13,6 +13,12 @@ export interface DbClient {
    * statements (node-postgres) parse and plan it once per connection; others ignore it.
    */
   query<Row = Record<string, unknown>>(text: string, values?: readonly unknown[], name?: string): Promise<Row[]>;
+  /**
+   * Runs `fn` on the node-postgres connection behind this client (the caller's own, inside its
+   * transaction; or one checked out of a pool), for what only a real connection can do (COPY).
+   * Absent for clients that have none (Prisma).
+   */
+  withConnection?<T>(fn: (client: pg.ClientBase) => Promise<T>): Promise<T>;
 }
 
 /** What node-postgres' Client, PoolClient and Pool have in common. */
@@ -52,7 +58,20 @@ export function usePg(client: PgQueryable | pg.Pool | pg.PoolClient | pg.Client,
         : await queryable.query(text, values as unknown[]);
       return result.rows as Row[];
     },
+    withConnection: connectionOf(client),
   };
+}
+
+/**
+ * How to reach the connection behind a node-postgres object: a Client or PoolClient is one
+ * (it reports its transaction status); a Pool lends one. Anything else that merely has `query`
+ * has none to offer.
+ */
+function connectionOf(client: unknown): DbClient["withConnection"] {
+  const c = client as Partial<pg.Client> & Partial<pg.Pool>;
+  if (typeof c.getTransactionStatus === "function") return (fn) => fn(client as pg.ClientBase);
+  if (typeof c.connect === "function" && typeof c.totalCount === "number") return (fn) => withPoolClient(client as pg.Pool, fn);
+  return undefined;
 }
 
 /** Adapts a Prisma client or the `tx` of `prisma.$transaction(async (tx) => …)`. */

@@ -44,6 +44,9 @@ export interface MigrationResult {
 export async function runMigrations(target: MigrationTarget): Promise<MigrationResult> {
   const schema = validateSchemaName(target.schema ?? DEFAULT_SCHEMA);
   return withClient(target, async (client) => {
+    // Every worker start comes through here, and nearly always there is nothing to do: one read
+    // says so without the lock and the DDL below. Anything else takes the locked path.
+    if (await upToDate(client, schema)) return { applied: [] };
     await client.query(migrationLockSql, [schema]);
     try {
       await ensureMigrationsTable(client, schema);
@@ -93,6 +96,20 @@ export async function requireMigrations(target: MigrationTarget): Promise<void> 
       `apply ${pending.length === 1 ? "it" : "them"} (sidetrack/migrations/${names[0]}.sql${pending.length === 1 ? "" : ", …"}), ` +
       `run \`npx sidetrack migrate\`, or call start() without migrate: false`,
   );
+}
+
+/** Whether every known migration is applied (and verified); false when the table is missing. */
+async function upToDate(client: pg.ClientBase, schema: string): Promise<boolean> {
+  let applied: Map<number, AppliedRow>;
+  try {
+    applied = await readApplied(client, schema);
+  } catch (error) {
+    // No schema or no migrations table yet (undefined_table, invalid_schema_name).
+    if (["42P01", "3F000"].includes((error as { code?: string }).code ?? "")) return false;
+    throw error;
+  }
+  verifyApplied(applied, schema);
+  return MIGRATIONS.every((m) => applied.has(m.version));
 }
 
 interface AppliedRow {

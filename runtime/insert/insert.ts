@@ -1,11 +1,12 @@
 import { toSidetrackError } from "../db/driver-errors.js";
 import type { DbClient } from "../db/clients.js";
-import { MAX_ATTEMPTS_DEFAULT, MAX_PAYLOAD_BYTES_DEFAULT, PRIORITY_DEFAULT } from "../config/defaults.js";
+import { COPY_THRESHOLD_ROWS, MAX_ATTEMPTS_DEFAULT, MAX_PAYLOAD_BYTES_DEFAULT, PRIORITY_DEFAULT } from "../config/defaults.js";
 import { parseDuration, type Duration } from "../config/duration.js";
 import { SidetrackValidationError } from "../errors.js";
 import { jobsChannel } from "../config/identifiers.js";
 import { parseJob } from "../db/rows.js";
 import { MAX_INT } from "../config/queue-rules.js";
+import { copyPlainRows, type InsertedRow } from "./copy.js";
 import type { InsertedJob, Job } from "../types.js";
 import { assertJsonPayload, checkText } from "./payload.js";
 import type { QueueOptions } from "../config/queue-options.js";
@@ -150,6 +151,17 @@ export function uniqueKeyFromPayload(queue: string, fields: readonly string[], p
  */
 export async function insertRows<P = unknown>(db: DbClient, schema: string, rows: InsertRow[]): Promise<InsertedJob<P>[]> {
   if (rows.length === 0) return [];
+  if (rows.length >= COPY_THRESHOLD_ROWS && db.withConnection && rows.every((r) => r.unique_key === null)) {
+    let inserted: InsertedRow[];
+    try {
+      inserted = await db.withConnection((client) => copyPlainRows(client, schema, rows));
+    } catch (error) {
+      throw toSidetrackError(error, {}, schema);
+    }
+    if (inserted.length !== rows.length) throw new Error("sidetrack: insert returned fewer rows than it was given");
+    if (!isSortedById(inserted)) inserted.sort((a, b) => compareIds(a.id, b.id));
+    return rows.map((row, i) => newJob<P>(row, inserted[i]!));
+  }
   const plainQueues = [...new Set(rows.filter((r) => r.unique_key === null).map((r) => r.queue))];
   let result: ResultRow[];
   try {
@@ -214,7 +226,7 @@ function statementInput(rows: InsertRow[]): string {
 }
 
 /** A freshly inserted job: everything but id and times is what we sent. */
-function newJob<P>(row: InsertRow, r: ResultRow): InsertedJob<P> {
+function newJob<P>(row: InsertRow, r: ResultRow | InsertedRow): InsertedJob<P> {
   return {
     id: r.id!,
     queue: row.queue,
@@ -238,7 +250,7 @@ function newJob<P>(row: InsertRow, r: ResultRow): InsertedJob<P> {
   };
 }
 
-function isSortedById(rows: readonly ResultRow[]): boolean {
+function isSortedById(rows: readonly { id: string | null }[]): boolean {
   for (let i = 1; i < rows.length; i++) if (compareIds(rows[i - 1]!.id!, rows[i]!.id!) > 0) return false;
   return true;
 }

@@ -14,8 +14,16 @@ export interface AttemptError {
 }
 
 /** A failed attempt as it is written: when to retry, and the error kept on the job. */
+/** A job whose handler resolved, and how long it waited in the lock-ahead buffer first. */
+export interface Completion {
+  job: Job;
+  bufferedMs: number;
+}
+
 export interface FailedAttempt {
   job: Job;
+  /** How long the job waited in the lock-ahead buffer before its handler started. */
+  bufferedMs: number;
   delayMs: number;
   error: AttemptError;
 }
@@ -25,9 +33,9 @@ interface Failure extends FailedAttempt {
 }
 
 /** The retry delay and error record of a job's failed attempt, whatever its handler threw. */
-export function failedAttempt(job: Job, thrown: unknown, backoff: BackoffSettings): FailedAttempt {
+export function failedAttempt(job: Job, thrown: unknown, backoff: BackoffSettings, bufferedMs = 0): FailedAttempt {
   const { message, stack } = describeThrown(thrown);
-  return { job, delayMs: retryDelayMs(job.attempt, backoff), error: { attempt: job.attempt, message, stack } };
+  return { job, bufferedMs, delayMs: retryDelayMs(job.attempt, backoff), error: { attempt: job.attempt, message, stack } };
 }
 
 /** Where and as whom outcomes are written; `preparedStatements` names them (prepared once per connection). */
@@ -39,11 +47,11 @@ export interface OutcomeTarget {
 }
 
 /** Marks jobs completed (see completeJobsSql for the guard). Returns the ids that were completed. */
-export async function writeCompleted(target: OutcomeTarget, jobs: readonly Job[]): Promise<Set<string>> {
+export async function writeCompleted(target: OutcomeTarget, completions: readonly Completion[]): Promise<Set<string>> {
   const { rows } = await target.pool.query<{ id: string }>({
     name: target.preparedStatements ? `sidetrack_complete_${target.schema}` : undefined,
     text: completeJobsSql(target.schema),
-    values: [jobs.map((j) => j.id), target.workerId],
+    values: [completions.map((c) => c.job.id), target.workerId, completions.map((c) => c.bufferedMs)],
   });
   return new Set(rows.map((r) => r.id));
 }
@@ -53,7 +61,7 @@ export async function writeFailed(
   target: OutcomeTarget,
   failures: readonly FailedAttempt[],
 ): Promise<Map<string, "retrying" | "failed">> {
-  const input = JSON.stringify(failures.map((f) => ({ id: f.job.id, delay_ms: f.delayMs, error: f.error })));
+  const input = JSON.stringify(failures.map((f) => ({ id: f.job.id, delay_ms: f.delayMs, buffered_ms: f.bufferedMs, error: f.error })));
   const { rows } = await target.pool.query<{ id: string; status: "retrying" | "failed" }>({
     name: target.preparedStatements ? `sidetrack_fail_${target.schema}` : undefined,
     text: failJobsSql(target.schema),
@@ -79,7 +87,7 @@ export interface CompleterOptions {
  * `pendingIds()` so the heartbeat keeps their leases alive meanwhile.
  */
 export class Completer implements ClaimCompletions {
-  #completed: Job[] = [];
+  #completed: Completion[] = [];
   #failed: Failure[] = [];
   /** Outcomes of the write in flight: their leases are renewed too until it lands. */
   #writing: string[] = [];
@@ -95,8 +103,8 @@ export class Completer implements ClaimCompletions {
     this.#target = { pool: options.pool, schema: options.schema, workerId: options.workerId, preparedStatements: options.preparedStatements };
   }
 
-  complete(job: Job): void {
-    this.#completed.push(job);
+  complete(job: Job, bufferedMs = 0): void {
+    this.#completed.push({ job, bufferedMs });
     if (!this.#claimsWrite) this.#kick();
   }
 
@@ -111,22 +119,22 @@ export class Completer implements ClaimCompletions {
   }
 
   /** Hands the completions waiting now to a claim that will write them. */
-  takeForClaim(): Job[] {
-    const jobs = this.#completed.splice(0);
-    if (jobs.length > 0) this.#inClaim = jobs.map((j) => j.id);
-    return jobs;
+  takeForClaim(): Completion[] {
+    const completions = this.#completed.splice(0);
+    if (completions.length > 0) this.#inClaim = completions.map((c) => c.job.id);
+    return completions;
   }
 
-  /** The claim holding `jobs` committed; `completed` are those it completed (the guard may skip some). */
-  claimCommitted(jobs: readonly Job[], completed: ReadonlySet<string>): void {
+  /** The claim holding `completions` committed; `completed` are those it completed (the guard may skip some). */
+  claimCommitted(completions: readonly Completion[], completed: ReadonlySet<string>): void {
     this.#inClaim = [];
-    this.#reportCompleted(jobs, completed);
+    this.#reportCompleted(completions, completed);
   }
 
   /** The claim holding `jobs` failed: they wait for the next write. */
-  claimFailed(jobs: readonly Job[]): void {
+  claimFailed(completions: readonly Completion[]): void {
     this.#inClaim = [];
-    this.#completed.unshift(...jobs);
+    this.#completed.unshift(...completions);
     this.flush();
   }
 
@@ -142,7 +150,7 @@ export class Completer implements ClaimCompletions {
 
   /** Jobs whose outcome is not written yet: waiting, or in the write in flight. */
   pendingIds(): string[] {
-    return [...this.#writing, ...this.#inClaim, ...this.#completed.map((j) => j.id), ...this.#failed.map((f) => f.job.id)];
+    return [...this.#writing, ...this.#inClaim, ...this.#completed.map((c) => c.job.id), ...this.#failed.map((f) => f.job.id)];
   }
 
   get pending(): number {
@@ -172,7 +180,7 @@ export class Completer implements ClaimCompletions {
   async #flush(): Promise<void> {
     const completed = this.#completed.splice(0);
     const failed = this.#failed.splice(0);
-    this.#writing = [...completed.map((j) => j.id), ...failed.map((f) => f.job.id)];
+    this.#writing = [...completed.map((c) => c.job.id), ...failed.map((f) => f.job.id)];
     try {
       await this.#write(completed, failed);
     } finally {
@@ -180,7 +188,7 @@ export class Completer implements ClaimCompletions {
     }
   }
 
-  async #write(completed: Job[], failed: Failure[]): Promise<void> {
+  async #write(completed: Completion[], failed: Failure[]): Promise<void> {
     try {
       if (completed.length > 0) {
         this.#reportCompleted(completed, await writeCompleted(this.#target, completed));
@@ -206,8 +214,8 @@ export class Completer implements ClaimCompletions {
   }
 
   /** Jobs missing from `done` were cancelled or rescued meanwhile: nothing to report. */
-  #reportCompleted(jobs: readonly Job[], done: ReadonlySet<string>): void {
-    for (const job of jobs) if (done.has(job.id)) this.options.onCompleted(job);
+  #reportCompleted(completions: readonly Completion[], done: ReadonlySet<string>): void {
+    for (const { job } of completions) if (done.has(job.id)) this.options.onCompleted(job);
   }
 
   async #backOff(error: unknown): Promise<void> {

@@ -1,6 +1,7 @@
 import type pg from "pg";
 import { parseClaimedJob, type ClaimedRow } from "../db/rows.js";
 import type { Job } from "../types.js";
+import type { Completion } from "./completer.js";
 import { FailureBackoff, sleep } from "./backoff.js";
 import { fetchJobsSql } from "../db/sql/fetchJobs.js";
 
@@ -22,7 +23,8 @@ export interface FetcherOptions {
   freeSlots: () => FreeSlots | undefined;
   /** Completions to write in the claims (the worker's Completer), when there are any. */
   completions?: ClaimCompletions;
-  onJobs: (jobs: Job[]) => void;
+  /** Jobs of a claim sent at `sentAt` (performance.now()). */
+  onJobs: (jobs: Job[], sentAt: number) => void;
   onError: (error: unknown) => void;
 }
 
@@ -34,9 +36,9 @@ export interface FetcherOptions {
  */
 export interface ClaimCompletions {
   claimsWriteCompletions(on: boolean): void;
-  takeForClaim(): Job[];
-  claimCommitted(jobs: readonly Job[], completed: ReadonlySet<string>): void;
-  claimFailed(jobs: readonly Job[]): void;
+  takeForClaim(): Completion[];
+  claimCommitted(completions: readonly Completion[], completed: ReadonlySet<string>): void;
+  claimFailed(completions: readonly Completion[]): void;
   flush(): void;
 }
 
@@ -106,6 +108,7 @@ export class Fetcher {
       }
       this.#mayHaveWork = false;
       const riding = completions?.takeForClaim() ?? [];
+      const sentAt = performance.now();
       try {
         const { rows } = await this.options.pool.query<ClaimResultRow>({
           // Named: parsed and planned once per connection, not on every claim.
@@ -117,7 +120,8 @@ export class Fetcher {
             free.queues,
             free.limits,
             free.total,
-            riding.map((job) => job.id),
+            riding.map((c) => c.job.id),
+            riding.map((c) => c.bufferedMs),
           ],
         });
         this.#backoff.succeeded();
@@ -131,7 +135,7 @@ export class Fetcher {
         if (riding.length > 0) completions!.claimCommitted(riding, new Set(completed));
         // A full batch (overall or for one queue) means more may be waiting; a short one means drained.
         if (jobs.length >= free.total || anyQueueFull(jobs, free)) this.#mayHaveWork = true;
-        if (jobs.length > 0) this.options.onJobs(jobs);
+        this.options.onJobs(jobs, sentAt);
       } catch (error) {
         if (riding.length > 0) completions!.claimFailed(riding);
         this.#mayHaveWork = true;

@@ -9,6 +9,7 @@ import { Periodic } from "./periodic.js";
 import { pruneJobs } from "./maintenance/pruner.js";
 import { rescueExpiredLeases } from "./maintenance/rescuer.js";
 import { JobRun, type Outcome } from "./job-run.js";
+import { LockAhead } from "./lock-ahead.js";
 import type { AbortReason } from "../errors.js";
 import { DRAIN_DEADLINE_MS, HEARTBEAT_FLOOR_MS, HEARTBEAT_FRACTION } from "../config/defaults.js";
 import { renewLeasesSql } from "../db/sql/renewLeases.js";
@@ -25,7 +26,8 @@ export interface WorkerConfig extends ResolvedWorkerOptions {
 }
 
 /**
- * One worker process's engine: the fetcher claims jobs into free slots, each runs its handler,
+ * One worker process's engine: the fetcher claims jobs into free slots and the lock-ahead
+ * buffer (lock-ahead.ts), each runs its handler,
  * the completer collects outcomes and writes them in batches (completions mostly inside the
  * fetcher's next claim), the heartbeat renews leases, the rescuer returns
  * jobs of dead workers, the pruner applies retention, and one LISTEN connection wakes the
@@ -35,6 +37,9 @@ export class Worker {
   readonly #config: WorkerConfig;
   readonly #running = new Map<string, JobRun>();
   readonly #runningPerQueue = new Map<string, number>();
+  /** Jobs started out of the lock-ahead buffer after waiting there, and for how long (ms). */
+  readonly #bufferedMs = new Map<string, number>();
+  readonly #lockAhead: LockAhead;
   readonly #fetcher: Fetcher;
   readonly #completer: Completer;
   readonly #notifier: Notifier;
@@ -48,6 +53,7 @@ export class Worker {
   constructor(config: WorkerConfig) {
     this.#config = config;
     const { pool, schema, workerId } = config;
+    this.#lockAhead = new LockAhead(config.prefetch, config.leaseMs);
     const onError = (what: string) => (error: unknown) => this.#reportError(what, error);
     this.#completer = new Completer({
       pool,
@@ -67,7 +73,7 @@ export class Worker {
       pollIntervalMs: config.pollIntervalMs,
       freeSlots: () => this.#freeSlots(),
       completions: this.#completer,
-      onJobs: (jobs) => jobs.forEach((job) => this.#start(job)),
+      onJobs: (jobs, sentAt) => this.#claimed(jobs, sentAt),
       onError: onError("fetching jobs"),
     });
     const jobs = jobsChannel(schema);
@@ -77,7 +83,11 @@ export class Worker {
       channels: [jobs, cancels],
       onNotification: (channel, payload) => {
         if (channel === jobs && config.queues.has(payload)) this.#fetcher.wake();
-        if (channel === cancels) this.#abort(payload, "cancelled");
+        if (channel === cancels) {
+          // A buffered job that is cancelled simply never starts.
+          this.#lockAhead.drain((job) => job.id === payload);
+          this.#abort(payload, "cancelled");
+        }
       },
       onConnected: () => this.#fetcher.wake(),
       onError: onError("listening for notifications"),
@@ -112,8 +122,10 @@ export class Worker {
   async start(): Promise<void> {
     if (this.#state !== "idle") throw new Error(`worker already ${this.#state}`);
     this.#state = "running";
-    await this.#notifier.start();
+    // The first claim goes out at once, on its own connection, while the LISTEN connection is
+    // set up: a job inserted in between is not missed, since connecting wakes the fetcher again.
     this.#fetcher.start();
+    await this.#notifier.start();
     this.#heartbeat.start();
     this.#rescuer.start(true);
     this.#pruner?.start(true);
@@ -141,6 +153,9 @@ export class Worker {
   async #stop(graceMs: number): Promise<void> {
     await this.#cron?.stop();
     await this.#fetcher.stop();
+    // Buffered jobs never started: back to the queue at once, their attempt unspent.
+    const buffered = this.#lockAhead.drain().map((job) => job.id);
+    if (buffered.length > 0) await this.#returnJobs(buffered, "returning buffered jobs at shutdown");
     if (this.#running.size > 0) {
       const cut = new Promise<void>((resolve) => (this.#cutGrace = resolve));
       const grace = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
@@ -149,7 +164,7 @@ export class Worker {
     const abandoned = [...this.#running.keys()];
     for (const id of abandoned) this.#abort(id, "shutdown");
     await Promise.allSettled([...this.#running.values()].map((r) => r.done));
-    if (abandoned.length > 0) await this.#returnJobs(abandoned);
+    if (abandoned.length > 0) await this.#returnJobs(abandoned, "returning jobs at shutdown");
     // Outcomes already produced are written before the leases are let go; bounded so a dead
     // database cannot hold shutdown forever (those jobs then come back through lease expiry).
     await this.#completer.drain(Date.now() + DRAIN_DEADLINE_MS);
@@ -157,14 +172,17 @@ export class Worker {
     this.#state = "stopped";
   }
 
+  /** What to claim now: the free slots, plus the room left in the lock-ahead buffer. */
   #freeSlots(): FreeSlots | undefined {
     if (this.#state !== "running") return undefined;
-    const total = this.#config.concurrency - this.#running.size;
+    const ahead = this.#lockAhead.target();
+    const total = this.#config.concurrency + ahead - this.#running.size - this.#lockAhead.size;
     if (total <= 0) return undefined;
     const queues: string[] = [];
     const limits: number[] = [];
     for (const q of this.#config.queues.values()) {
-      const free = Math.min(total, q.concurrency - (this.#runningPerQueue.get(q.name) ?? 0));
+      const held = (this.#runningPerQueue.get(q.name) ?? 0) + this.#lockAhead.bufferedOf(q.name);
+      const free = Math.min(total, q.concurrency + ahead - held);
       if (free > 0) {
         queues.push(q.name);
         limits.push(free);
@@ -173,9 +191,42 @@ export class Worker {
     return queues.length > 0 ? { queues, limits, total } : undefined;
   }
 
-  #start(job: Job): void {
+  /** A claim sent at `sentAt` came back: its jobs join the buffer, and start while slots are free. */
+  #claimed(jobs: Job[], sentAt: number): void {
+    this.#lockAhead.claimed(sentAt);
+    this.#lockAhead.add(jobs, sentAt);
+    this.#startBuffered();
+  }
+
+  /** Starts buffered jobs into free slots, in claim order, honouring each queue's concurrency. */
+  #startBuffered(): void {
+    if (this.#state !== "running") return;
+    const lapsed: string[] = [];
+    const { concurrency, queues } = this.#config;
+    while (this.#running.size < concurrency) {
+      const next = this.#lockAhead.take(
+        (queue) => (this.#runningPerQueue.get(queue) ?? 0) < queues.get(queue)!.concurrency,
+        (job) => lapsed.push(job.id),
+      );
+      if (!next) break;
+      this.#start(next.job, next.bufferedMs);
+    }
+    if (lapsed.length > 0) {
+      this.#config.logger.warn(`${lapsed.length} buffered job(s) not started: their lease may have lapsed (was this process paused?)`);
+      // Ours still, if nobody rescued them: back to the queue, attempt unspent. Guarded, so a
+      // job another worker took meanwhile is left alone.
+      void this.#returnJobs(lapsed, "returning buffered jobs whose lease may have lapsed");
+    }
+  }
+
+  #start(job: Job, bufferedMs: number): void {
     const queue = this.#config.queues.get(job.queue);
     if (!queue) return; // cannot happen: the fetch only names our queues
+    if (bufferedMs > 0) {
+      // The handler starts now, not when the job was claimed (written with its outcome).
+      this.#bufferedMs.set(job.id, bufferedMs);
+      if (job.startedAt) job.startedAt = new Date(job.startedAt.getTime() + bufferedMs);
+    }
     const run = new JobRun(job, queue.handler, queue.timeoutMs);
     this.#running.set(job.id, run);
     this.#runningPerQueue.set(job.queue, (this.#runningPerQueue.get(job.queue) ?? 0) + 1);
@@ -186,15 +237,19 @@ export class Worker {
   #finish(job: Job, queue: RunnableQueue, outcome: Outcome): void {
     this.#running.delete(job.id);
     this.#runningPerQueue.set(job.queue, (this.#runningPerQueue.get(job.queue) ?? 1) - 1);
+    const bufferedMs = this.#bufferedMs.get(job.id) ?? 0;
+    if (bufferedMs > 0) this.#bufferedMs.delete(job.id);
+    this.#lockAhead.completed();
     if (outcome.kind === "completed") {
-      this.#completer.complete(job);
+      this.#completer.complete(job, bufferedMs);
     } else if (outcome.kind === "failed") {
-      this.#completer.fail(failedAttempt(job, outcome.thrown, queue.backoff), outcome.thrown);
+      this.#completer.fail(failedAttempt(job, outcome.thrown, queue.backoff, bufferedMs), outcome.thrown);
     } else if (outcome.reason === "cancelled") {
       this.#config.emit("job:cancelled", job);
     } else if (outcome.reason === "lease-lost") {
       this.#config.logger.warn(`job ${job.id} (${job.queue}) lost its lease while running; its handler was aborted`);
     }
+    this.#startBuffered();
     this.#fetcher.slotFreed();
   }
 
@@ -204,8 +259,9 @@ export class Worker {
 
   async #renewLeases(): Promise<void> {
     const running = [...this.#running.keys()];
-    const ids = [...running, ...this.#completer.pendingIds()];
+    const ids = [...running, ...this.#lockAhead.ids(), ...this.#completer.pendingIds()];
     if (ids.length === 0) return;
+    const sentAt = performance.now();
     const { rows } = await this.#config.pool.query<{ id: string }>(renewLeasesSql(this.#config.schema), [
       ids,
       this.#config.workerId,
@@ -214,16 +270,18 @@ export class Worker {
     const held = new Set(rows.map((r) => r.id));
     // Cancelled, or rescued by another worker after we lost touch: stop working on it.
     for (const id of running) if (!held.has(id)) this.#abort(id, "lease-lost");
+    this.#lockAhead.renewed(held, sentAt);
   }
 
-  async #returnJobs(ids: string[]): Promise<void> {
+  /** Gives jobs back (guarded: only those still ours), in one statement, retried twice. */
+  async #returnJobs(ids: string[], what: string): Promise<void> {
     const { schema, workerId, pool } = this.#config;
     for (let attempt = 1; attempt <= 3; attempt++) {
       try {
         await pool.query(returnJobsSql(schema), [ids, workerId, jobsChannel(schema)]);
         return;
       } catch (error) {
-        this.#reportError("returning jobs at shutdown", error);
+        this.#reportError(what, error);
       }
     }
   }

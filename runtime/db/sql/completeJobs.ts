@@ -1,16 +1,26 @@
 import { quoteIdent } from "../../config/identifiers.js";
 
+/**
+ * A job's started_at after it waited `d.buffered_ms` in the lock-ahead buffer: the claim wrote
+ * the claim's time, the handler started that much later. Written with the job's outcome, so a
+ * buffered start costs no statement of its own.
+ */
+export const BUFFERED_START = `started_at = j.started_at + d.buffered_ms * interval '1 millisecond'`;
+
 /** What completing a job writes (here, and in the claim that carries completions: fetchJobsSql). */
 export const COMPLETED_SET = `status = 'completed', completed_at = now(), finalized_at = now(), locked_by = null, locked_until = null`;
 
 /**
  * Marks a batch of jobs completed. Guarded by `status = 'running' and locked_by = me`, so a
  * late completion of a job that was cancelled or rescued meanwhile changes nothing.
- * $1 ids, $2 worker id. Returns the ids that were completed.
+ * started_at moves on by the time each job waited in the worker's lock-ahead buffer, so it is
+ * when its handler started (BUFFERED_START).
+ * $1 ids, $2 worker id, $3 milliseconds each waited in the buffer. Returns the ids completed.
  */
 export function completeJobsSql(schema: string): string {
-  return `update ${quoteIdent(schema)}.jobs
-set ${COMPLETED_SET}
-where id = any($1::bigint[]) and status = 'running' and locked_by = $2
-returning id::text`;
+  return `update ${quoteIdent(schema)}.jobs j
+set ${COMPLETED_SET}, ${BUFFERED_START}
+from unnest($1::bigint[], $3::int[]) as d(id, buffered_ms)
+where j.id = d.id and j.status = 'running' and j.locked_by = $2
+returning j.id::text`;
 }

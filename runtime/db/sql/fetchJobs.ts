@@ -1,5 +1,5 @@
 import { quoteIdent } from "../../config/identifiers.js";
-import { COMPLETED_SET } from "./completeJobs.js";
+import { BUFFERED_START, COMPLETED_SET } from "./completeJobs.js";
 import { CLAIM_SET, CLAIMED_COLUMNS, JOB_ID_SQL_PATTERN, NO_CLAIMED_COLUMNS, READY_STATUS_LIST } from "./fragments.js";
 
 /**
@@ -22,16 +22,18 @@ import { CLAIM_SET, CLAIMED_COLUMNS, JOB_ID_SQL_PATTERN, NO_CLAIMED_COLUMNS, REA
  * It also completes the jobs whose handlers finished since the last claim ($6), with the same
  * guard as completeJobsSql: one statement per fetch cycle instead of a claim and a completion.
  * One extra row carries no job, only `completed_ids`: the ids that guard let through.
- * $1 worker id, $2 lease ms (CLAIM_SET), $3 queue names, $4 per-queue limits, $5 total limit, $6 ids to complete.
+ * $1 worker id, $2 lease ms (CLAIM_SET), $3 queue names, $4 per-queue limits, $5 total limit,
+ * $6 ids to complete, $7 the milliseconds each waited in the lock-ahead buffer (BUFFERED_START).
  */
 export function fetchJobsSql(schema: string): string {
   const jobs = `${quoteIdent(schema)}.jobs`;
   return `with params as materialized (
-  select $3::text[] as names, $4::int[] as limits, $5::int as total, $6::bigint[] as done_ids
+  select $3::text[] as names, $4::int[] as limits, $5::int as total, $6::bigint[] as done_ids, $7::int[] as done_buffered_ms
 ), done as (
-  update ${jobs} set ${COMPLETED_SET}
-  where id = any((select done_ids from params)::bigint[]) and status = 'running' and locked_by = $1
-  returning id
+  update ${jobs} j set ${COMPLETED_SET}, ${BUFFERED_START}
+  from params cross join lateral unnest(params.done_ids, params.done_buffered_ms) as d(id, buffered_ms)
+  where j.id = d.id and j.status = 'running' and j.locked_by = $1
+  returning j.id
 ), candidates as (
   select c.ctid, c.priority, c.run_at, c.id
   from params cross join lateral unnest(params.names, params.limits) as q(name, lim)

@@ -1,0 +1,70 @@
+// The lock-ahead buffer's own rules, on a clock the test moves: a job whose lease may have lapsed
+// is never handed out to start; a renewal extends the deadline; the target follows the observed
+// completion rate and claim round trip, falls to nothing when completions stop, and obeys a fixed
+// size or 0.
+import { describe, expect, it } from "vitest";
+import { LockAhead } from "../runtime/worker/lock-ahead.js";
+import type { Job } from "../runtime/types.js";
+
+const job = (id: string, queue = "q") => ({ id, queue }) as Job;
+
+describe("lock-ahead buffer", () => {
+  it("never hands out a job once 90% of its lease has passed since the claim was sent, and reports it", () => {
+    let t = 0;
+    const buffer = new LockAhead({ kind: "fixed", size: 5 }, 1_000, () => t);
+    buffer.add([job("1"), job("2")], 0);
+    t = 899;
+    const lapsed: string[] = [];
+    expect(buffer.take(() => true, (j) => lapsed.push(j.id))?.job.id).toBe("1");
+    t = 900;
+    expect(buffer.take(() => true, (j) => lapsed.push(j.id))).toBeUndefined();
+    expect(lapsed).toEqual(["2"]);
+    expect(buffer.size).toBe(0);
+  });
+
+  it("a renewal extends the deadline of the jobs it kept and drops the others", () => {
+    let t = 0;
+    const buffer = new LockAhead({ kind: "fixed", size: 5 }, 1_000, () => t);
+    buffer.add([job("1"), job("2")], 0);
+    t = 800;
+    buffer.renewed(new Set(["1"]), 800);
+    t = 1_500;
+    const taken = buffer.take(() => true, () => undefined);
+    expect(taken).toEqual({ job: job("1"), bufferedMs: 1_500 });
+    expect(buffer.ids()).toEqual([]);
+  });
+
+  it("skips jobs whose queue has no free slot without losing them", () => {
+    const buffer = new LockAhead({ kind: "fixed", size: 5 }, 1_000, () => 0);
+    buffer.add([job("1", "busy"), job("2", "free")], 0);
+    expect(buffer.take((q) => q === "free", () => undefined)?.job.id).toBe("2");
+    expect(buffer.bufferedOf("busy")).toBe(1);
+  });
+
+  it("sizes itself from completions per second x claim round trip x 3, and shrinks to nothing", () => {
+    let t = 0;
+    const buffer = new LockAhead({ kind: "auto", max: 1_000 }, 30_000, () => t);
+    expect(buffer.target()).toBe(0); // nothing observed yet
+    buffer.claimed(-10); // a 10 ms round trip
+    for (let i = 0; i < 1_000; i++) buffer.completed();
+    t = 100; // 1,000 completions in 100 ms: 10,000 per second
+    expect(buffer.target()).toBe(300); // 10,000/s x 10 ms x 3
+    t = 5_000; // no completions for a while (slow handlers): the rate decays to nothing
+    for (let i = 0; i < 30; i++) {
+      t += 100;
+      buffer.target();
+    }
+    expect(buffer.target()).toBe(0);
+  });
+
+  it("honours the cap, a fixed size and 0", () => {
+    let t = 0;
+    const capped = new LockAhead({ kind: "auto", max: 50 }, 30_000, () => t);
+    capped.claimed(-10);
+    for (let i = 0; i < 1_000; i++) capped.completed();
+    t = 100;
+    expect(capped.target()).toBe(50);
+    expect(new LockAhead({ kind: "fixed", size: 7 }, 30_000).target()).toBe(7);
+    expect(new LockAhead({ kind: "fixed", size: 0 }, 30_000).target()).toBe(0);
+  });
+});
