@@ -106,6 +106,12 @@ export async function registerDeclaredSchedules(
   declared: readonly DeclaredSchedule[],
   options: { prune: boolean } = { prune: true },
 ): Promise<void> {
+  if (declared.length === 0) {
+    // Nothing to write, so nothing to serialise with other starting workers: deleting what the
+    // declaration no longer has is one idempotent statement (most workers start this way).
+    if (options.prune) await pool.query(cronPruneDeclaredSql(schema), [queues, [], []]);
+    return;
+  }
   await inTransaction(pool, async (client) => {
     await client.query(cronRegisterLockSql, [schema]);
     if (options.prune) {
