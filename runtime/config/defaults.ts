@@ -95,3 +95,18 @@ export const RECONNECT_DELAY_MAX_MS = 5_000;
 export const LEASE_DURATION_MIN_MS = 100;
 export const POLL_INTERVAL_MIN_MS = 10;
 export const RESCUE_INTERVAL_MIN_MS = 10;
+
+/**
+ * Dashboard counts: finished jobs are counted exactly while the planner estimates the jobs table
+ * below 200,000 rows (a scan that stays in the tens of milliseconds); past that they are
+ * estimated from a 1 % block sample, and the page says so. Live jobs are always exact (they walk
+ * the partial indexes, and a healthy installation has few).
+ */
+export const DASHBOARD_EXACT_COUNT_MAX_ROWS = 200_000;
+export const DASHBOARD_SAMPLE_PERCENT = 1;
+/** "Jobs matching this filter" are counted up to 10,000; past that the page says "more than". */
+export const DASHBOARD_MATCH_COUNT_CAP = 10_000;
+/** Jobs a bulk action changes per request: one request stays short, progress moves visibly. */
+export const DASHBOARD_BULK_BATCH = 200;
+/** Jobs per page of the jobs list. */
+export const DASHBOARD_PAGE_SIZE = 50;
