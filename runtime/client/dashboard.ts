@@ -183,8 +183,8 @@ export async function jobsPage(db: AnyDbClient, filter: JobFilter, options: Jobs
       ? await client.query<ListRow>(jobsPageByIdSql(schema), [...base, cursorId, limit + 1])
       : await client.query<ListRow>(jobsPageByRunAtSql(schema), [...base, cursorId, limit + 1, cursorRunAt]);
   const jobs = rows.slice(0, limit).map(toSummary);
-  const last = jobs[jobs.length - 1];
-  const next = rows.length > limit && last ? (sort === "id" ? last.id : `${last.runAt.getTime()}_${last.id}`) : null;
+  const last = rows[Math.min(rows.length, limit) - 1];
+  const next = rows.length > limit && last ? (sort === "id" ? last.id : `${last.run_at_us}_${last.id}`) : null;
   return { jobs, next };
 }
 
@@ -196,6 +196,7 @@ interface ListRow {
   max_attempts: number;
   priority: number;
   run_at_ms: number;
+  run_at_us: string;
   inserted_at_ms: number;
   finalized_at_ms: number | null;
   payload_preview: string;
@@ -216,15 +217,15 @@ function toSummary(r: ListRow): JobSummary {
   };
 }
 
-function parseCursor(cursor: string | undefined, sort: "id" | "run_at"): [string | null, number | null] {
+function parseCursor(cursor: string | undefined, sort: "id" | "run_at"): [string | null, string | null] {
   if (cursor === undefined || cursor === "") return [null, null];
   if (sort === "id") {
     if (!isJobId(cursor)) throw new SidetrackValidationError(`cursor: expected a job id, got ${JSON.stringify(cursor)}`);
     return [cursor, null];
   }
-  const m = /^(\d{1,15})_(\d{1,18})$/.exec(cursor);
-  if (!m) throw new SidetrackValidationError(`cursor: expected <run_at ms>_<id>, got ${JSON.stringify(cursor)}`);
-  return [m[2]!, Number(m[1])];
+  const m = /^(-?\d{1,18})_(\d{1,18})$/.exec(cursor);
+  if (!m) throw new SidetrackValidationError(`cursor: expected <run_at in µs>_<id>, got ${JSON.stringify(cursor)}`);
+  return [m[2]!, m[1]!];
 }
 
 /** How many jobs match, counted up to DASHBOARD_MATCH_COUNT_CAP; `capped` when there are more. */

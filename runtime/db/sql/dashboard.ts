@@ -60,11 +60,11 @@ order by j.id desc
 limit $5`;
 }
 
-/** A page of jobs by run_at then id, earliest first. $4, $6: after this (id, run_at in ms), $5: limit. */
+/** A page of jobs by run_at then id, earliest first. $4, $6: after this (id, run_at in epoch microseconds), $5: limit. */
 export function jobsPageByRunAtSql(schema: string): string {
   return `select ${JOB_LIST_COLUMNS} from ${quoteIdent(schema)}.jobs j
 where ${JOB_FILTER} and ($4::bigint is null
-    or (j.run_at, j.id) > (to_timestamp($6::float8 / 1000), $4::bigint))
+    or (j.run_at, j.id) > (timestamptz 'epoch' + $6::bigint * interval '1 microsecond', $4::bigint))
 order by j.run_at, j.id
 limit $5`;
 }

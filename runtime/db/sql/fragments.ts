@@ -64,6 +64,8 @@ export const JOB_FILTER = `($1::text is null or j.queue = $1) and ($2::text is n
 /** The columns a job list shows; the payload is cut so a huge one costs nothing here. */
 export const JOB_LIST_COLUMNS = `j.id::text as id, j.queue, j.status, j.attempt, j.max_attempts, j.priority,
   (extract(epoch from j.run_at) * 1000)::float8 as run_at_ms,
+  -- exact to the microsecond, for the run_at keyset cursor (milliseconds would repeat rows)
+  (extract(epoch from j.run_at) * 1000000)::bigint::text as run_at_us,
   (extract(epoch from j.inserted_at) * 1000)::float8 as inserted_at_ms,
   (extract(epoch from j.finalized_at) * 1000)::float8 as finalized_at_ms,
   left(j.payload::text, 160) as payload_preview`;
