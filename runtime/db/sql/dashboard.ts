@@ -1,5 +1,5 @@
 import { quoteIdent } from "../../config/identifiers.js";
-import { JOB_FILTER, JOB_LIST_COLUMNS, LIVE_STATUS_LIST, READY_STATUS_LIST } from "./fragments.js";
+import { JOB_FILTER, JOB_LIST_COLUMNS, READY_STATUS_LIST } from "./fragments.js";
 
 // The dashboard's reads and bulk changes. Every statement is bounded: counts of live jobs walk
 // the partial indexes of migration 0001, finished jobs are counted exactly only while the table
@@ -13,14 +13,21 @@ from pg_class c join pg_namespace n on n.oid = c.relnamespace
 where n.nspname = $1 and c.relname = 'jobs'`;
 }
 
-/** Exact counts of live jobs per queue, with the age of the oldest ready one. */
+/**
+ * Exact counts of live jobs per queue, with the age of the oldest ready one. Two halves so each
+ * matches one partial index's predicate (jobs_fetch_idx, jobs_lease_idx) instead of scanning.
+ */
 export function liveCountsSql(schema: string): string {
   return `select queue, status, (run_at <= now()) as due, count(*)::text as n,
-  floor(extract(epoch from now() - min(run_at) filter (
-    where status in ${READY_STATUS_LIST} and run_at <= now())) * 1000)::bigint::text as oldest_ready_age_ms
+  floor(extract(epoch from now() - min(run_at) filter (where run_at <= now())) * 1000)::bigint::text as oldest_ready_age_ms
 from ${quoteIdent(schema)}.jobs
-where status in ${LIVE_STATUS_LIST}
-group by queue, status, (run_at <= now())`;
+where status in ${READY_STATUS_LIST}
+group by queue, status, (run_at <= now())
+union all
+select queue, 'running', true, count(*)::text, null
+from ${quoteIdent(schema)}.jobs
+where status = 'running'
+group by queue`;
 }
 
 /** Exact counts of finished jobs per queue and state (for small tables). */
