@@ -117,6 +117,22 @@ describe.runIf(run)("dashboard in a real browser", () => {
     await page.close();
   });
 
+  it("live refresh has a visible pause control, remembered across pages; resuming shows new data", async () => {
+    const job = await sidetrack.insertJob("report", { day: 55 }, { runAt: later });
+    const page = await open(`/jobs/${job.id}`);
+    const toggle = page.getByRole("button", { name: "Pause live refresh" });
+    await toggle.click();
+    await expect.poll(() => page.locator("#live-toggle").getAttribute("aria-pressed")).toBe("true");
+    expect(await page.locator("#live-stamp").textContent()).toBe("paused");
+    await page.reload();
+    expect(await page.locator("#live-toggle").getAttribute("aria-pressed")).toBe("true");
+    await sidetrack.cancelJob(job.id);
+    await page.getByRole("button", { name: "Resume live refresh" }).click();
+    await expect.poll(() => page.locator('[data-field="status"]').textContent(), { timeout: 30_000 }).toBe("cancelled");
+    expect(await page.locator("#live-toggle").getAttribute("aria-pressed")).toBe("false");
+    await page.close();
+  });
+
   it("a dismissed confirmation changes nothing", async () => {
     await sidetrack.insertJobs("bulk", [{ n: 1 }, { n: 2 }]);
     const page = await open("/jobs?queue=bulk&state=scheduled");
