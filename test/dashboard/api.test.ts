@@ -7,7 +7,7 @@ import { upsertSchedule } from "../../runtime/cron/schedules.js";
 import { usePg, runMigrations } from "../../runtime/index.js";
 import { startCli, waitFor } from "../cli/run-cli.js";
 import { createTestDatabase, withDatabase, type TestDatabase } from "../support/database.js";
-import { serve, type Served } from "./browser.js";
+import { browserAvailable, serve, type Served } from "./browser.js";
 
 let db: TestDatabase;
 const servers: Served[] = [];
@@ -296,5 +296,12 @@ describe("sidetrack dashboard (CLI)", () => {
     const r = await cli.exited;
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("--basic-auth must be user:password");
+  });
+});
+
+describe("the browser suite without Chromium", () => {
+  it("fails under CI and is skipped elsewhere", () => {
+    expect(() => browserAvailable("/no/such/chromium", { CI: "true" })).toThrow(/is missing: .ci\/run installs the chromium package/);
+    expect(browserAvailable("/no/such/chromium", {})).toBe(false);
   });
 });

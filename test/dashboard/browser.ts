@@ -13,9 +13,9 @@ export const ARTIFACTS = resolve(import.meta.dirname, "..", "artifacts");
  * Whether the browser suite can run here. Without Chromium the tests are skipped on a
  * developer's machine but fail under CI (CI set), where .ci/run installs it.
  */
-export function browserAvailable(): boolean {
-  if (existsSync(CHROMIUM)) return true;
-  if (process.env.CI) throw new Error(`${CHROMIUM} is missing: .ci/run installs the chromium package (apt-get install -y chromium)`);
+export function browserAvailable(path = CHROMIUM, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (existsSync(path)) return true;
+  if (env.CI) throw new Error(`${path} is missing: .ci/run installs the chromium package (apt-get install -y chromium)`);
   return false;
 }
 

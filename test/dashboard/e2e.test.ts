@@ -133,6 +133,29 @@ describe.runIf(run)("dashboard in a real browser", () => {
     await page.close();
   });
 
+  it("works from the keyboard: the navigation, the filter form and a job link", async () => {
+    const page = await open("/");
+    await page.keyboard.press("Tab"); // the brand link
+    await page.keyboard.press("Tab"); // Overview
+    await page.keyboard.press("Tab"); // Queues
+    await page.keyboard.press("Tab"); // Jobs
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("Jobs");
+    await page.keyboard.press("Enter");
+    await page.waitForURL(/\/jobs$/);
+    await page.getByLabel("State").focus();
+    await page.keyboard.press("End"); // the last state: cancelled
+    await page.getByLabel("Payload text or id").focus();
+    await page.keyboard.press("Enter");
+    await page.waitForURL(/state=cancelled/);
+    const first = page.locator("tr[data-job] a").first();
+    await first.focus();
+    const id = await first.textContent();
+    await page.keyboard.press("Enter");
+    await page.waitForURL(new RegExp(`/jobs/${id}$`));
+    expect(await page.locator('[data-field="status"]').textContent()).toBe("cancelled");
+    await page.close();
+  });
+
   it("a dismissed confirmation changes nothing", async () => {
     await sidetrack.insertJobs("bulk", [{ n: 1 }, { n: 2 }]);
     const page = await open("/jobs?queue=bulk&state=scheduled");
@@ -209,6 +232,15 @@ describe.runIf(run)("dashboard in a real browser", () => {
     }
     await page.goto(`${site.url}/jobs/${ids[1]}`);
     expect(await page.locator(".error-message").textContent()).toBe(hostile[1]);
+    for (const path of ["/jobs?state=failed", `/jobs/${ids[3]}`, `/queues/${encodeURIComponent(hostile[3]!)}`]) {
+      await page.goto(`${site.url}${path}`);
+      // No element carries an event handler attribute, and no link a javascript: target.
+      const handlers = await page.evaluate(() =>
+        [...document.querySelectorAll("*")].flatMap((e) => [...e.attributes].filter((a) => /^on/i.test(a.name)).map((a) => `${e.tagName} ${a.name}`)),
+      );
+      expect(handlers, path).toEqual([]);
+      expect(await page.locator('[href^="javascript:" i], [src^="javascript:" i], img, iframe, object, embed').count(), path).toBe(0);
+    }
     await page.goto(`${site.url}/jobs/${ids[0]}`);
     expect(await page.locator("pre.json").textContent()).toContain("<script>alert('x')</script>");
     expect(await page.locator("h1").count()).toBe(1);
