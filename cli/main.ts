@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import yargs from "yargs";
 import { cronCommand } from "./cron.js";
+import { dashboardCommand } from "./dashboard.js";
 import { generateCommand } from "./generate.js";
 import { EXIT, formatCliError, GENERIC_USAGE_FIX, toCliError, UsageError } from "./errors.js";
 import { jobsCommand } from "./jobs.js";
@@ -33,7 +34,8 @@ export async function main(argv: string[]): Promise<number> {
     .command(statusCommand)
     .command(jobsCommand)
     .command(cronCommand)
-    .demandCommand(1, "name a command: generate, migrate, worker, status, jobs or cron")
+    .command(dashboardCommand)
+    .demandCommand(1, "name a command: generate, migrate, worker, status, jobs, cron or dashboard")
     .recommendCommands()
     .strict()
     .help()
@@ -82,7 +84,7 @@ function packageVersion(): string {
   return "unknown";
 }
 
-const COMMANDS = ["generate", "migrate", "worker", "status", "jobs", "cron"];
+const COMMANDS = ["generate", "migrate", "worker", "status", "jobs", "cron", "dashboard"];
 const JOBS_COMMANDS = ["list", "show", "retry", "cancel"];
 const CRON_COMMANDS = ["list", "activate", "deactivate", "run-now"];
 const SUBCOMMANDS: Record<string, string[]> = { jobs: JOBS_COMMANDS, cron: CRON_COMMANDS };

@@ -52,6 +52,10 @@ describe("import direction", () => {
     expect(crossings("cli", ["runtime/db/sql"])).toEqual([]);
   });
 
+  it("dashboard/ uses runtime functions, never the generator, the CLI or runtime's SQL", () => {
+    expect(crossings("dashboard", ["generator", "cli", "templates", "runtime/db/sql", "ts-morph", "typescript"])).toEqual([]);
+  });
+
   it("only the generator imports templates/", () => {
     const outside = ["runtime", "cli", "bin"].flatMap((dir) => crossings(dir, ["templates"]));
     expect(outside).toEqual([]);

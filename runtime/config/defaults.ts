@@ -122,3 +122,21 @@ export const COPY_THRESHOLD_ROWS = 5_000;
 
 /** Lines of CSV per chunk written to a COPY stream. */
 export const COPY_BATCH_ROWS = 1_000;
+
+/**
+ * Dashboard counts: finished jobs are counted exactly while the planner estimates the jobs table
+ * below 200,000 rows (a scan that stays in the tens of milliseconds); past that they are
+ * estimated from a 1 % block sample, and the page says so. Live jobs are always exact (they walk
+ * the partial indexes, and a healthy installation has few).
+ */
+export const DASHBOARD_EXACT_COUNT_MAX_ROWS = 200_000;
+export const DASHBOARD_SAMPLE_PERCENT = 1;
+/**
+ * "Jobs matching this filter" are counted up to 1,000; past that the page says "more than". A
+ * rare state (2 % of a million rows) reaches 1,000 after reading about 50,000 rows.
+ */
+export const DASHBOARD_MATCH_COUNT_CAP = 1_000;
+/** Jobs a bulk action changes per request: one request stays short, progress moves visibly. */
+export const DASHBOARD_BULK_BATCH = 200;
+/** Jobs per page of the jobs list. */
+export const DASHBOARD_PAGE_SIZE = 50;

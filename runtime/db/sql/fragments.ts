@@ -55,3 +55,18 @@ export const CLAIMED_COLUMNS = `j.id::text as id, j.queue, j.payload::text as pa
 
 /** One null per column of CLAIMED_COLUMNS: the claim's extra row that carries no job. */
 export const NO_CLAIMED_COLUMNS = `null, null, null, null, null, null, null, null, null, null, null, null, null`;
+
+/** The filter every job page and bulk action shares. $1 queue, $2 status, $3 text in the payload or an id. */
+export const JOB_FILTER = `($1::text is null or j.queue = $1) and ($2::text is null or j.status = $2)
+  and ($3::text is null or strpos(j.payload::text, $3) > 0
+    or j.id = case when $3 ~ '^[0-9]{1,18}$' then $3::bigint end)`;
+
+/** The columns a job list shows; the payload is cut so a huge one costs nothing here. */
+export const JOB_LIST_COLUMNS = `j.id::text as id, j.queue, j.status, j.attempt, j.max_attempts, j.priority,
+  (extract(epoch from j.run_at) * 1000)::float8 as run_at_ms,
+  -- exact to the microsecond, for the run_at keyset cursor (milliseconds would repeat rows)
+  (extract(epoch from j.run_at) * 1000000)::bigint::text as run_at_us,
+  (extract(epoch from j.inserted_at) * 1000)::float8 as inserted_at_ms,
+  (extract(epoch from j.finalized_at) * 1000)::float8 as finalized_at_ms,
+  left(j.payload::text, 160) as payload_preview`;
+
