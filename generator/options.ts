@@ -81,6 +81,14 @@ function readOption(queue: string, property: Node, payload: PayloadSchema | unde
       if (integerProblem(value, 1)) bad(integerProblem(value, 1)!, "e.g. concurrency: 4");
       options.concurrency = value as number;
       return;
+    case "maxSnoozes":
+      if (integerProblem(value, 0)) bad(integerProblem(value, 0)!, "e.g. maxSnoozes: 20");
+      options.maxSnoozes = value as number;
+      return;
+    case "maxOutputBytes":
+      if (integerProblem(value, 0)) bad(integerProblem(value, 0)!, "e.g. maxOutputBytes: 65536");
+      options.maxOutputBytes = value as number;
+      return;
     case "timeout":
       checkDuration(value, bad);
       options.timeout = value as Options["timeout"];

@@ -380,8 +380,8 @@ export class Sidetrack<Queues extends Record<string, unknown>> {
   }
 
   #inlineContext(): InlineContext {
-    const { workerId, leaseMs, queues } = this.#options;
-    return { pool: this.pool, schema: this.schema, workerId, leaseMs, queues };
+    const { workerId, leaseMs, queues, logger } = this.#options;
+    return { pool: this.pool, schema: this.schema, workerId, leaseMs, queues, logger, emit: (event, ...args) => this.#emit(event, ...args) };
   }
 
   #emit<E extends keyof SidetrackEvents>(event: E, ...args: SidetrackEvents[E]): void {

@@ -27,6 +27,10 @@ export interface QueueOptions<Payload = unknown> {
   backoff?: { base?: Duration; max?: Duration };
   /** Insert a job on a schedule. */
   cron?: CronOptions<Payload>;
+  /** Times a handler may snooze one job; the next snooze fails it. Default 100. */
+  maxSnoozes?: number;
+  /** Largest output stored, in bytes of JSON; a larger one fails the attempt. Default 256 KiB. */
+  maxOutputBytes?: number;
 }
 
 /** The typed marker `queue<Payload>(options)` returns inside `defineQueues`. */

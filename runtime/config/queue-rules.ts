@@ -8,7 +8,18 @@ import { parseDuration } from "./duration.js";
 export const MAX_INT = 2_147_483_647;
 
 /** The options a queue accepts, in the order the docs list them. */
-export const QUEUE_OPTION_NAMES = ["schema", "maxAttempts", "priority", "timeout", "concurrency", "uniqueBy", "backoff", "cron"] as const;
+export const QUEUE_OPTION_NAMES = [
+  "schema",
+  "maxAttempts",
+  "priority",
+  "timeout",
+  "concurrency",
+  "uniqueBy",
+  "backoff",
+  "cron",
+  "maxSnoozes",
+  "maxOutputBytes",
+] as const;
 export const BACKOFF_KEYS = ["base", "max"] as const;
 export const CRON_KEYS = ["schedule", "timezone", "payload"] as const;
 

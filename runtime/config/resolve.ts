@@ -34,6 +34,8 @@ export interface RunnableQueue {
   concurrency: number;
   timeoutMs?: number;
   backoff: BackoffSettings;
+  maxSnoozes: number;
+  maxOutputBytes: number;
 }
 
 /** The worker side of a configuration, resolved. */
@@ -90,6 +92,8 @@ export function resolveWorkerOptions(
         baseMs: queue.backoff?.base === undefined ? D.BACKOFF_BASE_DEFAULT_MS : parseDuration(queue.backoff.base, `queues.${name}.backoff.base`),
         maxMs: queue.backoff?.max === undefined ? D.BACKOFF_MAX_DEFAULT_MS : parseDuration(queue.backoff.max, `queues.${name}.backoff.max`),
       },
+      maxSnoozes: queue.maxSnoozes ?? D.MAX_SNOOZES_DEFAULT,
+      maxOutputBytes: queue.maxOutputBytes ?? D.MAX_OUTPUT_BYTES_DEFAULT,
     });
   }
   if (options.handleSignals !== undefined && typeof options.handleSignals !== "boolean") {
@@ -152,6 +156,8 @@ export function checkQueueOptions(name: string, queue: unknown): void {
     for (const [key, value] of Object.entries(q.backoff as object)) problem(`backoff.${key}`, durationProblem(value));
   }
   if (q.cron !== undefined) problem("cron", objectProblem(q.cron, CRON_KEYS));
+  if (q.maxSnoozes !== undefined) problem("maxSnoozes", integerProblem(q.maxSnoozes, 0));
+  if (q.maxOutputBytes !== undefined) problem("maxOutputBytes", integerProblem(q.maxOutputBytes, 0));
 }
 
 function resolveRetention(r: RetentionOptions): RetentionMs {

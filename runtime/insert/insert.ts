@@ -7,7 +7,7 @@ import { jobsChannel } from "../config/identifiers.js";
 import { parseJob } from "../db/rows.js";
 import { MAX_INT } from "../config/queue-rules.js";
 import type { InsertedJob, Job } from "../types.js";
-import { assertJsonPayload, checkText } from "./payload.js";
+import { assertJsonPayload, assertJsonValue, checkText } from "./payload.js";
 import type { QueueOptions } from "../config/queue-options.js";
 import { insertJobsSql } from "../db/sql/insertJobs.js";
 
@@ -23,6 +23,10 @@ export interface InsertOptions {
   maxAttempts?: number;
   /** At most one scheduled/running/retrying job per (queue, uniqueKey); a duplicate returns the existing job. */
   uniqueKey?: string;
+  /** Labels to find the job by (`listJobs({ tag })`): at most 20, each 1 to 100 characters. */
+  tags?: readonly string[];
+  /** Your data about the job: a JSON-safe object, at most 16 KiB. Keys starting with "sidetrack." are reserved. */
+  meta?: Record<string, unknown>;
 }
 
 /** One validated row, in the shape `insertJobsSql` reads. */
@@ -36,6 +40,9 @@ export interface InsertRow {
   delay_ms: number | null;
   max_attempts: number;
   unique_key: string | null;
+  tags: string[] | null;
+  /** The meta's JSON, or null. */
+  metaJson: string | null;
 }
 
 export interface InsertLimits {
@@ -48,6 +55,13 @@ const MAX_UNIQUE_KEY_BYTES = 1024;
 const EARLIEST_RUN_AT = Date.UTC(1, 0, 1);
 const LATEST_RUN_AT = Date.UTC(9999, 11, 31);
 const MAX_DELAY_MS = 100 * 365 * 86_400_000;
+/** Tags are for filtering, not storage: a few short labels per job keep the tag index small. */
+export const MAX_TAGS = 20;
+export const MAX_TAG_LENGTH = 100;
+/** Meta is read with every job: keep it small (payloads carry the work's data). */
+export const MAX_META_BYTES = 16 * 1024;
+/** Meta keys under this prefix are Sidetrack's own (trace context and other telemetry). */
+export const RESERVED_META_PREFIX = "sidetrack.";
 
 /**
  * Validates one insert and resolves its defaults. Throws SidetrackValidationError naming the
@@ -124,7 +138,32 @@ export function prepareInsert(
     delay_ms: delayMs,
     max_attempts: maxAttempts,
     unique_key: uniqueKey,
+    tags: options.tags === undefined ? null : checkTags(queue, options.tags, fail),
+    metaJson: options.meta === undefined ? null : checkMeta(queue, options.meta, fail),
   };
+}
+
+function checkTags(queue: string, tags: unknown, fail: (path: string, message: string) => never): string[] {
+  if (!Array.isArray(tags)) return fail("options.tags", `must be an array of strings, got ${describe(tags)}`);
+  if (tags.length > MAX_TAGS) fail("options.tags", `has ${tags.length} tags, over the limit of ${MAX_TAGS}`);
+  tags.forEach((tag, i) => {
+    if (typeof tag !== "string" || tag.length === 0 || tag.length > MAX_TAG_LENGTH) {
+      fail(`options.tags[${i}]`, `must be a string of 1 to ${MAX_TAG_LENGTH} characters, got ${describe(tag)}`);
+    }
+    checkText(tag, `options.tags[${i}]`, queue);
+  });
+  return [...tags] as string[];
+}
+
+function checkMeta(queue: string, meta: unknown, fail: (path: string, message: string) => never): string {
+  if (meta === null || typeof meta !== "object" || Array.isArray(meta)) return fail("options.meta", `must be a plain object, got ${describe(meta)}`);
+  assertJsonValue(meta, queue, "options.meta");
+  const reserved = Object.keys(meta).find((key) => key.startsWith(RESERVED_META_PREFIX));
+  if (reserved !== undefined) fail(`options.meta`, `key ${JSON.stringify(reserved)} starts with "${RESERVED_META_PREFIX}", which is reserved for Sidetrack`);
+  const json = JSON.stringify(meta);
+  const bytes = Buffer.byteLength(json, "utf8");
+  if (bytes > MAX_META_BYTES) fail("options.meta", `is ${bytes} bytes of JSON, over the limit of ${MAX_META_BYTES}`);
+  return json;
 }
 
 /** The unique key `uniqueBy: ["a", "b"]` derives: the JSON of the fields' values, in declaration order. */
@@ -208,7 +247,7 @@ function statementInput(rows: InsertRow[]): string {
     (row, i) =>
       `{"i":${i},"queue":${JSON.stringify(row.queue)},"payload":${row.payloadJson},"priority":${row.priority},` +
       `"run_at":${JSON.stringify(row.run_at)},"delay_ms":${row.delay_ms},"max_attempts":${row.max_attempts},` +
-      `"unique_key":${JSON.stringify(row.unique_key)}}`,
+      `"unique_key":${JSON.stringify(row.unique_key)},"tags":${JSON.stringify(row.tags)},"meta":${row.metaJson ?? "null"}}`,
   );
   return `[${parts.join(",")}]`;
 }
@@ -234,6 +273,11 @@ function newJob<P>(row: InsertRow, r: ResultRow): InsertedJob<P> {
     lockedUntil: null,
     errors: [],
     uniqueKey: null,
+    output: null,
+    progress: null,
+    snoozes: 0,
+    tags: row.tags ?? [],
+    meta: row.metaJson === null ? null : (JSON.parse(row.metaJson) as Record<string, unknown>),
     duplicate: false,
   };
 }

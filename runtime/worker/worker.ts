@@ -1,6 +1,6 @@
 import type pg from "pg";
 import type { ResolvedWorkerOptions, RunnableQueue } from "../config/resolve.js";
-import { Completer, failedAttempt } from "./completer.js";
+import { Completer } from "./completer.js";
 import { CronService, type CronServiceConfig } from "../cron/service.js";
 import { Fetcher, type FreeSlots } from "./fetcher.js";
 import { cancelChannel, jobsChannel } from "../config/identifiers.js";
@@ -9,9 +9,12 @@ import { Periodic } from "./periodic.js";
 import { pruneJobs } from "./maintenance/pruner.js";
 import { rescueExpiredLeases } from "./maintenance/rescuer.js";
 import { JobRun, type Outcome } from "./job-run.js";
-import type { AbortReason } from "../errors.js";
+import { SidetrackError, type AbortReason } from "../errors.js";
 import { DRAIN_DEADLINE_MS, HEARTBEAT_FLOOR_MS, HEARTBEAT_FRACTION } from "../config/defaults.js";
 import { renewLeasesSql } from "../db/sql/renewLeases.js";
+import { writeProgressSql } from "../db/sql/progressJobs.js";
+import { outcomeWrite } from "./outcomes.js";
+import { ProgressReporter } from "./progress.js";
 import { returnJobsSql } from "../db/sql/returnJobs.js";
 import type { Job, SidetrackEvents } from "../types.js";
 
@@ -35,6 +38,9 @@ export class Worker {
   readonly #config: WorkerConfig;
   readonly #running = new Map<string, JobRun>();
   readonly #runningPerQueue = new Map<string, number>();
+  /** Jobs whose handler called ctx.progress(); made on the first call, so other jobs pay nothing. */
+  readonly #progress = new Map<string, ProgressReporter>();
+  readonly #onProgress = (job: Job, value: unknown) => this.#reportProgress(job, value);
   readonly #fetcher: Fetcher;
   readonly #completer: Completer;
   readonly #notifier: Notifier;
@@ -56,6 +62,10 @@ export class Worker {
       preparedStatements: config.preparedStatements,
       onCompleted: (job) => config.emit("job:completed", job),
       onFailed: (job, status, thrown) => config.emit(status === "failed" ? "job:failed" : "job:retrying", job, thrown),
+      onSnoozed: (job, status, delayMs, error) => {
+        if (status === "scheduled") config.emit("job:snoozed", job, delayMs);
+        else config.emit("job:failed", job, new SidetrackError(error));
+      },
       onError: onError("writing job outcomes"),
     });
     this.#fetcher = new Fetcher({
@@ -176,7 +186,7 @@ export class Worker {
   #start(job: Job): void {
     const queue = this.#config.queues.get(job.queue);
     if (!queue) return; // cannot happen: the fetch only names our queues
-    const run = new JobRun(job, queue.handler, queue.timeoutMs);
+    const run = new JobRun(job, queue.handler, queue.timeoutMs, this.#onProgress);
     this.#running.set(job.id, run);
     this.#runningPerQueue.set(job.queue, (this.#runningPerQueue.get(job.queue) ?? 0) + 1);
     this.#config.emit("job:started", job);
@@ -186,16 +196,46 @@ export class Worker {
   #finish(job: Job, queue: RunnableQueue, outcome: Outcome): void {
     this.#running.delete(job.id);
     this.#runningPerQueue.set(job.queue, (this.#runningPerQueue.get(job.queue) ?? 1) - 1);
-    if (outcome.kind === "completed") {
-      this.#completer.complete(job);
-    } else if (outcome.kind === "failed") {
-      this.#completer.fail(failedAttempt(job, outcome.thrown, queue.backoff), outcome.thrown);
-    } else if (outcome.reason === "cancelled") {
-      this.#config.emit("job:cancelled", job);
-    } else if (outcome.reason === "lease-lost") {
-      this.#config.logger.warn(`job ${job.id} (${job.queue}) lost its lease while running; its handler was aborted`);
+    const progress = this.#progress.get(job.id);
+    if (progress) {
+      this.#progress.delete(job.id);
+      // A completion carries the last progress; other outcomes are written after it lands.
+      if (outcome.kind !== "completed" && progress.pending) {
+        void progress.flush().then(() => this.#hand(job, queue, outcome, undefined));
+      } else {
+        this.#hand(job, queue, outcome, progress.take());
+      }
+    } else {
+      this.#hand(job, queue, outcome, undefined);
     }
     this.#fetcher.slotFreed();
+  }
+
+  /** Gives an outcome to the completer (or reports an abort). */
+  #hand(job: Job, queue: RunnableQueue, outcome: Outcome, progress: string | undefined): void {
+    const write = outcomeWrite(job, queue, outcome, progress, this.#config.logger);
+    if (write.kind === "completed") this.#completer.complete(job);
+    else if (write.kind === "completedWithData") this.#completer.completeWithData(write.completion);
+    else if (write.kind === "snoozed") this.#completer.snooze(write.snoozed);
+    else if (write.kind === "failed") this.#completer.fail(write.attempt, write.thrown);
+    else if (outcome.kind === "aborted" && outcome.reason === "cancelled") this.#config.emit("job:cancelled", job);
+    else if (outcome.kind === "aborted" && outcome.reason === "lease-lost") {
+      this.#config.logger.warn(`job ${job.id} (${job.queue}) lost its lease while running; its handler was aborted`);
+    }
+  }
+
+  #reportProgress(job: Job, value: unknown): void {
+    let reporter = this.#progress.get(job.id);
+    if (!reporter) {
+      const { pool, schema, workerId } = this.#config;
+      reporter = new ProgressReporter(
+        job,
+        async (json) => void (await pool.query(writeProgressSql(schema), [job.id, workerId, json])),
+        (error) => this.#reportError(`writing progress of job ${job.id}`, error),
+      );
+      this.#progress.set(job.id, reporter);
+    }
+    reporter.report(value);
   }
 
   #abort(id: string, reason: AbortReason): void {
