@@ -25,7 +25,7 @@ const COMPLETED: Write = Object.freeze({ kind: "completed" });
 export function outcomeWrite(job: Job, queue: RunnableQueue, outcome: Outcome, progress: string | undefined, logger: Logger): Write {
   switch (outcome.kind) {
     case "completed": {
-      const output = outcome.output === undefined ? null : outputJson(job, queue, outcome.output, logger);
+      const output = outcome.output === undefined ? null : storedOutput(job, queue, outcome.output, logger);
       if (output instanceof JobOutputError) return { kind: "failed", attempt: failedAttempt(job, output, queue.backoff), thrown: output };
       if (output === null && progress === undefined) return COMPLETED;
       return { kind: "completedWithData", completion: { job, output, progress: progress ?? null } };
@@ -40,7 +40,7 @@ export function outcomeWrite(job: Job, queue: RunnableQueue, outcome: Outcome, p
 }
 
 /** The output's JSON text; null when it is ignored (not JSON-safe); a JobOutputError when too large. */
-function outputJson(job: Job, queue: RunnableQueue, value: unknown, logger: Logger): string | null | JobOutputError {
+function storedOutput(job: Job, queue: RunnableQueue, value: unknown, logger: Logger): string | null | JobOutputError {
   try {
     assertJsonValue(value, job.queue, "output");
   } catch (error) {
