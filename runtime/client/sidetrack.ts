@@ -45,7 +45,7 @@ export interface SidetrackConfig<Queues extends Record<string, unknown>> extends
   /** Schema holding Sidetrack's tables. Default `sidetrack`. */
   schema?: string;
   /** Every queue this instance inserts into, with its options, and the handler that runs its jobs. */
-  queues: { [K in keyof Queues]: QueueOptions<Queues[K]> & { handler?: Handler<Queues[K], K & string> } };
+  queues: { [K in keyof Queues]: QueueOptions<Queues[K]> & { handler?: Handler<Queues[K], K & string, any> } };
   /** Largest payload accepted, in bytes of JSON. Default 1 MiB. */
   maxPayloadBytes?: number;
   /**

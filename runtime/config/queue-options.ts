@@ -33,11 +33,13 @@ export interface QueueOptions<Payload = unknown> {
   maxOutputBytes?: number;
 }
 
-/** The typed marker `queue<Payload>(options)` returns inside `defineQueues`. */
-export interface QueueDefinition<Payload = unknown> {
+/** The typed marker `queue<Payload, Output>(options)` returns inside `defineQueues`. */
+export interface QueueDefinition<Payload = unknown, Output = unknown> {
   readonly options: QueueOptions<Payload>;
   /** Never set at run time; carries the payload type for inference. */
   readonly __payload?: Payload;
+  /** Never set at run time; carries the handler's output type. */
+  readonly __output?: Output;
 }
 
 /**
@@ -48,13 +50,13 @@ export interface QueueDefinition<Payload = unknown> {
 export function queue<Schema extends StandardSchemaV1>(
   options: QueueOptions<StandardSchemaV1.InferOutput<Schema>> & { schema: Schema },
 ): QueueDefinition<StandardSchemaV1.InferOutput<Schema>>;
-export function queue<Payload>(options?: QueueOptions<Payload>): QueueDefinition<Payload>;
+export function queue<Payload, Output = unknown>(options?: QueueOptions<Payload>): QueueDefinition<Payload, Output>;
 export function queue(options: QueueOptions<any> = {}): QueueDefinition<any> {
   return { options };
 }
 
 /** The default export of `sidetrack.queues.ts`. */
-export function defineQueues<const Q extends Record<string, QueueDefinition<any>>>(queues: Q): Q {
+export function defineQueues<const Q extends Record<string, QueueDefinition<any, any>>>(queues: Q): Q {
   return queues;
 }
 
