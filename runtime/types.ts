@@ -56,6 +56,8 @@ export interface Job<Payload = unknown, Queue extends string = string, Output = 
 /** What an insert returns: the job, and whether it already existed (a `uniqueKey` match). */
 export type InsertedJob<Payload = unknown, Queue extends string = string> = Job<Payload, Queue> & {
   duplicate: boolean;
+  /** A duplicate whose onDuplicate ("replace" or "extend") changed the waiting job it matched. */
+  updated: boolean;
 };
 
 /** What a handler gets besides the job. */

@@ -1,4 +1,5 @@
 import type { Duration } from "./duration.js";
+import type { OnDuplicate } from "./queue-rules.js";
 import type { StandardSchemaV1 } from "../types.js";
 
 /** A recurring schedule declared on a queue. */
@@ -31,6 +32,10 @@ export interface QueueOptions<Payload = unknown> {
   maxSnoozes?: number;
   /** Largest output stored, in bytes of JSON; a larger one fails the attempt. Default 256 KiB. */
   maxOutputBytes?: number;
+  /** What a duplicate insert (same unique key as a live job) does: "keep" (default), "replace" or "extend" (docs/unique.md). */
+  onDuplicate?: OnDuplicate;
+  /** Hold the unique key this long after insert, whatever the job's state (throttle). */
+  uniqueFor?: Duration;
 }
 
 /** The typed marker `queue<Payload, Output>(options)` returns inside `defineQueues`. */

@@ -19,7 +19,17 @@ export const QUEUE_OPTION_NAMES = [
   "cron",
   "maxSnoozes",
   "maxOutputBytes",
+  "onDuplicate",
+  "uniqueFor",
 ] as const;
+/** What a duplicate insert does to the live job holding its key (docs/unique.md). */
+export const ON_DUPLICATE_MODES = ["keep", "replace", "extend"] as const;
+export type OnDuplicate = (typeof ON_DUPLICATE_MODES)[number];
+
+/** `onDuplicate`: one of ON_DUPLICATE_MODES. */
+export function onDuplicateProblem(value: unknown): string | undefined {
+  return (ON_DUPLICATE_MODES as readonly unknown[]).includes(value) ? undefined : `must be one of ${ON_DUPLICATE_MODES.map((m) => `"${m}"`).join(", ")}, got ${show(value)}`;
+}
 export const BACKOFF_KEYS = ["base", "max"] as const;
 export const CRON_KEYS = ["schedule", "timezone", "payload"] as const;
 

@@ -10,7 +10,7 @@ import { parseDuration, type Duration } from "./duration.js";
 import { validateQueueName } from "./identifiers.js";
 import { defaultLogger } from "./logger.js";
 import type { QueueOptions } from "./queue-options.js";
-import { BACKOFF_KEYS, closest, CRON_KEYS, durationProblem, integerProblem, objectProblem, QUEUE_OPTION_NAMES, show, uniqueByProblem } from "./queue-rules.js";
+import { BACKOFF_KEYS, closest, CRON_KEYS, durationProblem, integerProblem, objectProblem, onDuplicateProblem, QUEUE_OPTION_NAMES, show, uniqueByProblem } from "./queue-rules.js";
 import type { RetentionOptions, WorkerOptions } from "./worker-options.js";
 
 /** Retry backoff of one queue, in milliseconds (the formula is in worker/backoff.ts). */
@@ -158,6 +158,8 @@ export function checkQueueOptions(name: string, queue: unknown): void {
   if (q.cron !== undefined) problem("cron", objectProblem(q.cron, CRON_KEYS));
   if (q.maxSnoozes !== undefined) problem("maxSnoozes", integerProblem(q.maxSnoozes, 0));
   if (q.maxOutputBytes !== undefined) problem("maxOutputBytes", integerProblem(q.maxOutputBytes, 0));
+  if (q.onDuplicate !== undefined) problem("onDuplicate", onDuplicateProblem(q.onDuplicate));
+  if (q.uniqueFor !== undefined) problem("uniqueFor", durationProblem(q.uniqueFor));
 }
 
 function resolveRetention(r: RetentionOptions): RetentionMs {

@@ -5,11 +5,11 @@ import { parseDuration, type Duration } from "../config/duration.js";
 import { SidetrackValidationError } from "../errors.js";
 import { jobsChannel } from "../config/identifiers.js";
 import { parseJob } from "../db/rows.js";
-import { MAX_INT } from "../config/queue-rules.js";
-import type { InsertedJob, Job } from "../types.js";
+import { MAX_INT, onDuplicateProblem, type OnDuplicate } from "../config/queue-rules.js";
+import { LIVE_STATUSES, type InsertedJob, type Job } from "../types.js";
 import { assertJsonPayload, assertJsonValue, checkText } from "./payload.js";
 import type { QueueOptions } from "../config/queue-options.js";
-import { insertJobsSql } from "../db/sql/insertJobs.js";
+import { insertJobsSql, releaseUniqueKeySql } from "../db/sql/insertJobs.js";
 
 /** Options of one insert. Anything unset falls back to the queue's options, then to the defaults. */
 export interface InsertOptions {
@@ -27,6 +27,10 @@ export interface InsertOptions {
   tags?: readonly string[];
   /** Your data about the job: a JSON-safe object, at most 16 KiB. Keys starting with "sidetrack." are reserved. */
   meta?: Record<string, unknown>;
+  /** What this insert does when its unique key matches a live job; default the queue's, else "keep" (docs/unique.md). */
+  onDuplicate?: OnDuplicate;
+  /** Hold the unique key this long after insert, whatever the job's state (throttle); default the queue's. */
+  uniqueFor?: Duration;
 }
 
 /** One validated row, in the shape `insertJobsSql` reads. */
@@ -43,6 +47,8 @@ export interface InsertRow {
   tags: string[] | null;
   /** The meta's JSON, or null. */
   metaJson: string | null;
+  on_duplicate: OnDuplicate;
+  unique_for_ms: number | null;
 }
 
 export interface InsertLimits {
@@ -129,6 +135,18 @@ export function prepareInsert(
     if (keyBytes > MAX_UNIQUE_KEY_BYTES) fail("options.uniqueKey", `is ${keyBytes} bytes, over the limit of ${MAX_UNIQUE_KEY_BYTES}`);
   }
 
+  const onDuplicate = options.onDuplicate ?? queueOptions.onDuplicate ?? "keep";
+  if (onDuplicateProblem(onDuplicate)) fail("options.onDuplicate", onDuplicateProblem(onDuplicate)!);
+  let uniqueForMs: number | null = null;
+  const uniqueFor = options.uniqueFor ?? queueOptions.uniqueFor;
+  if (uniqueFor !== undefined) {
+    try {
+      uniqueForMs = parseDuration(uniqueFor, "options.uniqueFor");
+    } catch (error) {
+      fail("options.uniqueFor", (error as Error).message.replace(/^options\.uniqueFor /, ""));
+    }
+    if (uniqueForMs! > MAX_DELAY_MS) fail("options.uniqueFor", `must be at most 100 years, got ${uniqueForMs}ms`);
+  }
   return {
     queue,
     payload,
@@ -140,6 +158,8 @@ export function prepareInsert(
     unique_key: uniqueKey,
     tags: options.tags === undefined ? null : checkTags(queue, options.tags, fail),
     metaJson: options.meta === undefined ? null : checkMeta(queue, options.meta, fail),
+    on_duplicate: onDuplicate,
+    unique_for_ms: uniqueKey === null ? null : uniqueForMs,
   };
 }
 
@@ -185,10 +205,70 @@ export function uniqueKeyFromPayload(queue: string, fields: readonly string[], p
 /**
  * Inserts validated rows in one round trip. Returns one job per row, in the rows' order;
  * a row whose unique key matched a live job (or an earlier row of the batch) gets that job
- * with `duplicate: true`.
+ * with `duplicate: true` (and `updated: true` when its onDuplicate changed it).
+ *
+ * Rows sharing a key are collapsed here, in order, before the statement sees them: "keep" leaves
+ * the earlier row, "replace" takes the later row whole, "extend" takes its run_at (or delay). The
+ * last row's onDuplicate decides what happens to a job already holding the key.
  */
 export async function insertRows<P = unknown>(db: DbClient, schema: string, rows: InsertRow[]): Promise<InsertedJob<P>[]> {
   if (rows.length === 0) return [];
+  const { statementRows, updatedInBatch } = collapseDuplicates(rows);
+  let byKey = await runInsert(db, schema, statementRows);
+  // "replace" on a running job: that job is left to finish; the key is moved off it so a new job
+  // can take it (the partial unique index allows one live row per key). Bounded: each pass moves
+  // the key off a job that started since the previous one.
+  for (let pass = 0; pass < 3; pass++) {
+    const blocked = statementRows.filter((row) => {
+      if (row.unique_key === null || row.on_duplicate !== "replace") return false;
+      const found = byKey.get(keyOf(row.queue, row.unique_key));
+      return found !== undefined && !found.inserted && found.job.status === "running";
+    });
+    if (blocked.length === 0) break;
+    for (const row of blocked) {
+      const running = byKey.get(keyOf(row.queue, row.unique_key!))!.job;
+      await db.query(releaseUniqueKeySql(schema), [running.id, running.unique_key_raw]);
+    }
+    const again = await runInsert(db, schema, blocked);
+    for (const [key, value] of again) byKey.set(key, { ...value, inserted: true, replacedRunning: true });
+  }
+
+  const claimed = new Set<string>();
+  let next = 0;
+  const plain = byKey.get(PLAIN)!.plain!;
+  return rows.map((row, index) => {
+    if (row.unique_key === null) {
+      const r = plain[next++];
+      if (!r) throw new Error("sidetrack: insert returned fewer rows than it was given");
+      return newJob<P>(row, r);
+    }
+    const key = keyOf(row.queue, row.unique_key);
+    const found = byKey.get(key);
+    if (!found) throw new Error(`sidetrack: insert returned no job for unique key ${row.unique_key}`);
+    const first = !claimed.has(key);
+    claimed.add(key);
+    const duplicate = !first || !found.inserted || found.replacedRunning === true;
+    const { unique_key_raw: _, ...job } = found.job;
+    const updated =
+      (first && !found.inserted && row.on_duplicate !== "keep" && job.status !== "running" && found.matchedLive) ||
+      (first && found.replacedRunning === true) ||
+      updatedInBatch.has(index);
+    return { ...(job as Job<P>), duplicate, updated };
+  });
+}
+
+const PLAIN = "\u0000plain";
+
+interface Found {
+  job: Job & { unique_key_raw: string | null };
+  inserted: boolean;
+  /** The key matched a live job (not one held by uniqueFor after it finished). */
+  matchedLive: boolean;
+  replacedRunning?: boolean;
+  plain?: ResultRow[];
+}
+
+async function runInsert(db: DbClient, schema: string, rows: InsertRow[]): Promise<Map<string, Found>> {
   const plainQueues = [...new Set(rows.filter((r) => r.unique_key === null).map((r) => r.queue))];
   let result: ResultRow[];
   try {
@@ -201,36 +281,51 @@ export async function insertRows<P = unknown>(db: DbClient, schema: string, rows
     // Inserting before migrating, or into an unreachable server: said as Sidetrack errors.
     throw toSidetrackError(error, {}, schema);
   }
-
-  const byKey = new Map<string, { job: Job; inserted: boolean }>();
+  const byKey = new Map<string, Found>();
   const plain: ResultRow[] = [];
   for (const r of result) {
     if (r.job === null) {
       plain.push(r);
     } else {
       const job = parseJob(r.job);
-      byKey.set(keyOf(job.queue, job.uniqueKey!), { job, inserted: r.inserted });
+      const live = (LIVE_STATUSES as readonly string[]).includes(job.status);
+      byKey.set(keyOf(job.queue, job.uniqueKey!), { job: { ...job, unique_key_raw: job.uniqueKey }, inserted: r.inserted, matchedLive: live });
     }
   }
   // Ids ascend with the input order, which is also the order PostgreSQL returns them in
   // practice; sort only if it did not (a linear check instead of an n·log n sort).
   if (!isSortedById(plain)) plain.sort((a, b) => compareIds(a.id!, b.id!));
+  byKey.set(PLAIN, { plain } as Found);
+  return byKey;
+}
 
-  const claimed = new Set<string>();
-  let next = 0;
-  return rows.map((row) => {
-    if (row.unique_key === null) {
-      const r = plain[next++];
-      if (!r) throw new Error("sidetrack: insert returned fewer rows than it was given");
-      return newJob<P>(row, r);
-    }
+/** One row per key, in-batch duplicates applied in order; the indexes of rows that updated an earlier one. */
+function collapseDuplicates(rows: InsertRow[]): { statementRows: InsertRow[]; updatedInBatch: Set<number> } {
+  const updatedInBatch = new Set<number>();
+  if (!rows.some((r) => r.unique_key !== null)) return { statementRows: rows, updatedInBatch };
+  const byKey = new Map<string, number>();
+  const statementRows: InsertRow[] = [];
+  rows.forEach((row, index) => {
+    if (row.unique_key === null) return void statementRows.push(row);
     const key = keyOf(row.queue, row.unique_key);
-    const found = byKey.get(key);
-    if (!found) throw new Error(`sidetrack: insert returned no job for unique key ${row.unique_key}`);
-    const duplicate = !found.inserted || claimed.has(key);
-    claimed.add(key);
-    return { ...(found.job as Job<P>), duplicate };
+    const at = byKey.get(key);
+    if (at === undefined) {
+      byKey.set(key, statementRows.length);
+      statementRows.push(row);
+      return;
+    }
+    const earlier = statementRows[at]!;
+    if (row.on_duplicate === "replace") {
+      statementRows[at] = { ...row, unique_for_ms: earlier.unique_for_ms ?? row.unique_for_ms };
+      updatedInBatch.add(index);
+    } else if (row.on_duplicate === "extend") {
+      statementRows[at] = { ...earlier, run_at: row.run_at, delay_ms: row.delay_ms, on_duplicate: "extend" };
+      updatedInBatch.add(index);
+    } else {
+      statementRows[at] = { ...earlier, on_duplicate: row.on_duplicate };
+    }
   });
+  return { statementRows, updatedInBatch };
 }
 
 interface ResultRow {
@@ -247,7 +342,8 @@ function statementInput(rows: InsertRow[]): string {
     (row, i) =>
       `{"i":${i},"queue":${JSON.stringify(row.queue)},"payload":${row.payloadJson},"priority":${row.priority},` +
       `"run_at":${JSON.stringify(row.run_at)},"delay_ms":${row.delay_ms},"max_attempts":${row.max_attempts},` +
-      `"unique_key":${JSON.stringify(row.unique_key)},"tags":${JSON.stringify(row.tags)},"meta":${row.metaJson ?? "null"}}`,
+      `"unique_key":${JSON.stringify(row.unique_key)},"tags":${JSON.stringify(row.tags)},"meta":${row.metaJson ?? "null"},` +
+      `"on_duplicate":"${row.on_duplicate}","unique_for_ms":${row.unique_for_ms}}`,
   );
   return `[${parts.join(",")}]`;
 }
@@ -279,6 +375,7 @@ function newJob<P>(row: InsertRow, r: ResultRow): InsertedJob<P> {
     tags: row.tags ?? [],
     meta: row.metaJson === null ? null : (JSON.parse(row.metaJson) as Record<string, unknown>),
     duplicate: false,
+    updated: false,
   };
 }
 
