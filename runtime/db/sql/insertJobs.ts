@@ -41,10 +41,11 @@ export function insertJobsSql(schema: string): string {
   select distinct on (queue, unique_key) * from input where unique_key is not null
   order by queue, unique_key, i
 ), held as (
-  -- uniqueFor: a finished job whose window has not ended still holds its key (throttle).
+  -- uniqueFor: a finished job whose window has not ended still holds its key (throttle), whatever
+  -- this insert's own uniqueFor; only jobs inserted with one are in jobs_unique_until_idx.
   select distinct on (j.queue, j.unique_key) j.*
   from first_of_key x join ${jobs} j on j.queue = x.queue and j.unique_key = x.unique_key
-  where x.unique_for_ms is not null and j.unique_until > now() and j.status not in ${LIVE_STATUS_LIST}
+  where j.unique_until > now() and j.status not in ${LIVE_STATUS_LIST}
   order by j.queue, j.unique_key, j.id desc
 ), keyed as (
   insert into ${jobs} as j (queue, payload, priority, run_at, max_attempts, unique_key, tags, meta, unique_until)
