@@ -61,4 +61,18 @@ describe("examples", () => {
       { status: "failed", snoozes: 0, attempt: 1 },
     ]);
   });
+
+  it("example:debounce collapses five edits into one run of the latest, and throttles digests to one per hour", async () => {
+    const db = await createTestDatabase("ex_debounce");
+    const out = run("example:debounce", db.url);
+    expect(out).toMatch(/reindex job \d+: revision 5, duplicate true, updated true/);
+    expect(out).toMatch(/digest requests: job \d+, throttled, throttled/);
+    expect(out).toContain("reindexed revisions: 5; digests sent: 1; a request after it ran: throttled");
+    expect(out).toContain("example:debounce done");
+    const { rows } = await db.pool.query("select queue, status, payload from sidetrack.jobs order by id");
+    expect(rows).toEqual([
+      { queue: "reindexDocument", status: "completed", payload: { documentId: "doc-1", revision: 5 } },
+      { queue: "sendDigest", status: "completed", payload: { userId: "u-1" } },
+    ]);
+  });
 });
