@@ -41,6 +41,8 @@ export class Worker {
   /** Jobs whose handler called ctx.progress(); made on the first call, so other jobs pay nothing. */
   readonly #progress = new Map<string, ProgressReporter>();
   readonly #onProgress = (job: Job, value: unknown) => this.#reportProgress(job, value);
+  /** Outcomes waiting for their job's last progress write; stop() hands them in before draining. */
+  readonly #progressFlushes = new Set<Promise<void>>();
   readonly #fetcher: Fetcher;
   readonly #completer: Completer;
   readonly #notifier: Notifier;
@@ -160,6 +162,7 @@ export class Worker {
     for (const id of abandoned) this.#abort(id, "shutdown");
     await Promise.allSettled([...this.#running.values()].map((r) => r.done));
     if (abandoned.length > 0) await this.#returnJobs(abandoned);
+    await Promise.allSettled([...this.#progressFlushes]);
     // Outcomes already produced are written before the leases are let go; bounded so a dead
     // database cannot hold shutdown forever (those jobs then come back through lease expiry).
     await this.#completer.drain(Date.now() + DRAIN_DEADLINE_MS);
@@ -201,7 +204,9 @@ export class Worker {
       this.#progress.delete(job.id);
       // A completion carries the last progress; other outcomes are written after it lands.
       if (outcome.kind !== "completed" && progress.pending) {
-        void progress.flush().then(() => this.#hand(job, queue, outcome, undefined));
+        const flushed = progress.flush().then(() => this.#hand(job, queue, outcome, undefined));
+        this.#progressFlushes.add(flushed);
+        void flushed.finally(() => this.#progressFlushes.delete(flushed));
       } else {
         this.#hand(job, queue, outcome, progress.take());
       }
