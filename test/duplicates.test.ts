@@ -145,14 +145,24 @@ describe("onDuplicate rules", () => {
     const running = nextEvent(s, "job:started", (job) => job.uniqueKey === "running");
     const first = await s.insertJob("work", { n: 1 }, { uniqueKey: "running" });
     await running;
-    const second = await s.insertJob("work", { n: 2 }, { uniqueKey: "running", onDuplicate: "replace", delay: "1h" });
-    expect(second.id).not.toBe(first.id);
+    // In a batch, beside a row without a key: each row gets its own job back.
+    const [plain, second] = await s.insertJobs(
+      "work",
+      [
+        { payload: { n: 10 }, options: { delay: "1h" } },
+        { payload: { n: 2 }, options: { uniqueKey: "running", onDuplicate: "replace" as const, delay: "1h" } },
+      ],
+      { withOptions: true },
+    );
+    expect(plain).toMatchObject({ duplicate: false, payload: { n: 10 }, uniqueKey: null });
+    expect(second!.id).not.toBe(first.id);
     expect(second).toMatchObject({ duplicate: true, updated: true, status: "scheduled", payload: { n: 2 } });
     expect(await s.getJob(first.id)).toMatchObject({ status: "running", payload: { n: 1 } });
     // A third "replace" now replaces the new waiting job, not the running one.
     const third = await s.insertJob("work", { n: 3 }, { uniqueKey: "running", onDuplicate: "replace", delay: "1h" });
-    expect(third).toMatchObject({ id: second.id, payload: { n: 3 }, updated: true });
-    expect((await liveJobs("running")).map((j) => j.id)).toEqual([second.id]);
+    expect(third).toMatchObject({ id: second!.id, payload: { n: 3 }, updated: true });
+    expect((await liveJobs("running")).map((j) => j.id)).toEqual([second!.id]);
+
     const completed = nextEvent(s, "job:completed", (job) => job.id === first.id);
     release.resolve();
     await completed;

@@ -230,7 +230,7 @@ export async function insertRows<P = unknown>(db: DbClient, schema: string, rows
       await db.query(releaseUniqueKeySql(schema), [running.id, running.unique_key_raw]);
     }
     const again = await runInsert(db, schema, blocked);
-    for (const [key, value] of again) byKey.set(key, { ...value, inserted: true, replacedRunning: true });
+    for (const [key, value] of again) if (key !== PLAIN) byKey.set(key, { ...value, inserted: true, replacedRunning: true });
   }
 
   const claimed = new Set<string>();

@@ -19,11 +19,17 @@ alter table "sidetrack".jobs add column output jsonb,
   -- the caller's labels, filtered on by listJobs({ tag })
   add column tags text[],
   -- the caller's data about the job; keys starting with "sidetrack." are reserved
-  add column meta jsonb;
+  add column meta jsonb,
+  -- uniqueFor: the unique key stays held until then, whatever the job's state (throttle)
+  add column unique_until timestamptz;
 
 -- listJobs({ tag }) and `jobs list --tag`: tags @> array[tag].
 create index if not exists jobs_tags_idx on "sidetrack".jobs using gin (tags) where tags is not null;
 
+-- uniqueFor: inserts look up finished jobs still holding their key. Only such jobs are indexed.
+create index if not exists jobs_unique_until_idx on "sidetrack".jobs (queue, unique_key, unique_until)
+  where unique_until is not null;
+
 insert into "sidetrack".migrations (version, name, checksum)
-values (5, 'job_lifecycle', '3da39e0dc446619528acf29e22d7d0102d54ab48f235794c4c45f56ef2b0f066')
+values (5, 'job_lifecycle', 'e223224854c4a803074ff26dd901a7881125ebb0e7fb4760dab436b7dd75c8ef')
 on conflict (version) do nothing;
