@@ -23,6 +23,7 @@ export function formatJob(job: Job): string {
     ["queue", job.queue],
     ["status", job.status],
     ["attempts", `${job.attempt} of ${job.maxAttempts}`],
+    ["snoozes", String(job.snoozes)],
     ["priority", String(job.priority)],
     ["unique key", job.uniqueKey ?? "-"],
     ["run at", formatTime(job.runAt)],
@@ -32,10 +33,15 @@ export function formatJob(job: Job): string {
     ["failed at", formatTime(job.failedAt)],
     ["cancelled at", formatTime(job.cancelledAt)],
     ["locked by", job.lockedBy ? `${job.lockedBy} until ${formatTime(job.lockedUntil)}` : "-"],
+    ["tags", job.tags.length > 0 ? job.tags.join(", ") : "-"],
   ];
   const width = Math.max(...fields.map(([name]) => name.length));
   const lines = [`job ${job.id}`, ...fields.map(([name, value]) => `  ${name.padEnd(width)}  ${value}`)];
   lines.push("payload", indent(JSON.stringify(job.payload, null, 2), "  "));
+  for (const [name, value] of [["meta", job.meta], ["progress", job.progress], ["output", job.output]] as const) {
+    lines.push(value === null ? `${name}: none` : name);
+    if (value !== null) lines.push(indent(JSON.stringify(value, null, 2), "  "));
+  }
   lines.push(job.errors.length === 0 ? "errors: none" : `errors (${job.errors.length})`);
   for (const error of job.errors) {
     lines.push(`  attempt ${error.attempt} at ${formatTime(error.at)}: ${error.message}`);

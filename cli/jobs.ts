@@ -11,6 +11,7 @@ import { requireKnownQueue } from "./queues.js";
 
 interface ListArgs extends ConnectionArgs {
   queue?: string;
+  tag?: string;
   status?: JobStatus;
   limit: number;
   after?: string;
@@ -36,6 +37,7 @@ const listCommand: CommandModule<object, ListArgs> = {
     connectionOptions(y)
       .option("queue", { type: "string", describe: "only this queue" })
       .option("status", { type: "string", choices: JOB_STATUSES, describe: "only jobs in this state" })
+      .option("tag", { type: "string", describe: "only jobs inserted with this tag" })
       .option("limit", { type: "number", default: 50, describe: "at most this many jobs" })
       .option("after", { type: "string", describe: "only jobs with a larger id (the next page)" })
       .option("json", { type: "boolean", describe: "print a JSON array of jobs" })
@@ -46,7 +48,7 @@ const listCommand: CommandModule<object, ListArgs> = {
     await withMigratedDatabase(args, async (pool, target) => {
       const known = args.queue === undefined ? undefined : await requireKnownQueue(pool, target.schema, args.queue);
       if (known === "declared, no jobs yet" && !args.json) return out(`queue "${args.queue}": declared, no jobs yet`);
-      const filter = { queue: args.queue, status: args.status, limit, afterId: after ?? undefined };
+      const filter = { queue: args.queue, status: args.status, tag: args.tag, limit, afterId: after ?? undefined };
       const jobs = await listJobs(pool, filter, { schema: target.schema });
       if (args.json) out(JSON.stringify(jobs, null, 2));
       else out(jobs.length > 0 ? formatJobList(jobs) : "no jobs match");

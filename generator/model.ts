@@ -13,6 +13,8 @@ export interface QueueModel {
   payloadType: string;
   /** The same type as data, for the runtime validator. */
   payloadSchema: PayloadSchema;
+  /** The handler's output type `R` of `queue<P, R>()` as TypeScript text; absent when not declared. */
+  outputType?: string;
   /** With `queue({ schema })`: where the generated client imports the schema from. */
   schema?: SchemaSource;
   /** The options literal, checked; values exactly as written (durations stay "2m"). The schema is not among them. */

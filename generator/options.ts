@@ -1,7 +1,7 @@
 // The options literal of one `queue<P>({ … })`: every value read statically and checked the way the
 // runtime would check it, so a mistake shows up at generate time with its line and column.
 import { Node } from "ts-morph";
-import { BACKOFF_KEYS, closest, CRON_KEYS, durationProblem, integerProblem, MAX_INT, QUEUE_OPTION_NAMES, uniqueByProblem } from "../runtime/config/queue-rules.js";
+import { BACKOFF_KEYS, closest, CRON_KEYS, durationProblem, integerProblem, MAX_INT, onDuplicateProblem, QUEUE_OPTION_NAMES, uniqueByProblem } from "../runtime/config/queue-rules.js";
 import { cronParseProblem, cronShapeProblem, normalizeCronExpression, resolveTimeZone } from "../runtime/cron/expression.js";
 import { describeSchema, findPayloadProblem, type PayloadSchema } from "../runtime/insert/validate.js";
 import { diagnosticAt, DiagnosticError, type Diagnostic } from "./diagnostics.js";
@@ -80,6 +80,22 @@ function readOption(queue: string, property: Node, payload: PayloadSchema | unde
     case "concurrency":
       if (integerProblem(value, 1)) bad(integerProblem(value, 1)!, "e.g. concurrency: 4");
       options.concurrency = value as number;
+      return;
+    case "maxSnoozes":
+      if (integerProblem(value, 0)) bad(integerProblem(value, 0)!, "e.g. maxSnoozes: 20");
+      options.maxSnoozes = value as number;
+      return;
+    case "onDuplicate":
+      if (onDuplicateProblem(value)) bad(onDuplicateProblem(value)!, 'e.g. onDuplicate: "replace" (debounce: the latest payload wins)');
+      options.onDuplicate = value as Options["onDuplicate"];
+      return;
+    case "uniqueFor":
+      checkDuration(value, bad);
+      options.uniqueFor = value as Options["uniqueFor"];
+      return;
+    case "maxOutputBytes":
+      if (integerProblem(value, 0)) bad(integerProblem(value, 0)!, "e.g. maxOutputBytes: 65536");
+      options.maxOutputBytes = value as number;
       return;
     case "timeout":
       checkDuration(value, bad);

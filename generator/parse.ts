@@ -29,7 +29,7 @@ const RUNTIME_MODULE = "sidetrack";
  * cold run's time).
  */
 const RUNTIME_STUB = `export interface QueueDefinition<Payload = unknown> { readonly options: unknown; readonly __payload?: Payload }
-export declare function queue<Payload>(options?: unknown): QueueDefinition<Payload>;
+export declare function queue<Payload, Output = unknown>(options?: unknown): QueueDefinition<Payload>;
 export declare function defineQueues<const Q extends Record<string, QueueDefinition<any>>>(queues: Q): Q;
 `;
 
@@ -171,10 +171,13 @@ function readQueue(sourceFile: SourceFile, property: Node, diagnostics: Diagnost
       diagnosticAt(typeArguments[0]!, `queue "${name}" has both a payload type and a schema`, `drop the type argument: ${name}: queue({ schema: … }) takes its payload type from the schema's output`),
     );
   }
-  if (!schemaProperty && typeArguments.length !== 1) {
+  if (!schemaProperty && typeArguments.length === 0) {
     throw new DiagnosticError(
       diagnosticAt(value, `queue "${name}" has no payload type`, `name it: ${name}: queue<{ id: string }>() (use queue<Record<string, never>>() for an empty payload), or give a schema: queue({ schema: Signup })`),
     );
+  }
+  if (typeArguments.length > 2) {
+    throw new DiagnosticError(diagnosticAt(typeArguments[2]!, `queue<P, R>() takes a payload type and an output type; queue "${name}" has more`, "remove the extra type arguments"));
   }
   if (value.getArguments().length > 1) {
     throw new DiagnosticError(diagnosticAt(value.getArguments()[1]!, `queue<P>() takes one options object; queue "${name}" has more arguments`, "merge them into one object literal"));
@@ -184,6 +187,8 @@ function readQueue(sourceFile: SourceFile, property: Node, diagnostics: Diagnost
   const payload = schema
     ? convertResolvedType(name, schema.output, schema.at, payloadDiagnostics)
     : convertPayloadType(name, typeArguments[0]!, payloadDiagnostics);
+  // The output type R of queue<P, R>(): JSON like a payload, since it is stored on the job.
+  const output = typeArguments[1] && convertPayloadType(name, typeArguments[1], payloadDiagnostics, "output");
   diagnostics.push(...payloadDiagnostics);
   // Options that refer to the payload (uniqueBy, cron.payload) are only checked against a valid payload type.
   const options = readQueueOptions(name, value.getArguments()[0], payloadDiagnostics.length > 0 ? undefined : payload.schema, diagnostics);
@@ -193,6 +198,7 @@ function readQueue(sourceFile: SourceFile, property: Node, diagnostics: Diagnost
     pascalName: name[0]!.toUpperCase() + name.slice(1),
     payloadType: payload.text,
     payloadSchema: payload.schema,
+    ...(output ? { outputType: output.text } : {}),
     ...(schema ? { schema: schema.source } : {}),
     options,
   };

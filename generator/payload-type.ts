@@ -20,9 +20,9 @@ interface Context {
 }
 
 /** Converts the payload type written at `typeNode` (the `P` of `queue<P>()`). */
-export function convertPayloadType(queue: string, typeNode: Node, diagnostics: Diagnostic[]): ConvertedPayload {
+export function convertPayloadType(queue: string, typeNode: Node, diagnostics: Diagnostic[], root = "payload"): ConvertedPayload {
   const context: Context = { queue, anchor: typeNode, diagnostics, stack: [] };
-  return convert(typeNode.getType(), "payload", typeNode, context);
+  return convert(typeNode.getType(), root, typeNode, context);
 }
 
 /** Converts an already resolved type (a schema's output type), reporting problems at `at`. */

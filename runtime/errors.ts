@@ -78,3 +78,29 @@ export class JobAbortedError extends SidetrackError {
     super(`job aborted: ${reason}`);
   }
 }
+
+/**
+ * Thrown by a handler to end its job `failed` at once, whatever attempts remain: the work can
+ * never succeed (the record it needs was deleted, the input is invalid). The message is recorded
+ * in `job.errors` like any other failed attempt's.
+ */
+export class UnrecoverableError extends SidetrackError {
+  override name = "UnrecoverableError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/**
+ * A handler's resolved value could not be stored as the job's `output`: it is not JSON-safe, or
+ * larger than the queue's `maxOutputBytes`. The attempt fails with this error (retried as usual).
+ */
+export class JobOutputError extends SidetrackError {
+  override name = "JobOutputError";
+  constructor(
+    message: string,
+    readonly queue: string,
+  ) {
+    super(message);
+  }
+}

@@ -8,3 +8,4 @@ export type { PayloadSchema } from "./insert/validate.js";
 export { toDbClient } from "./db/clients.js";
 export { insertWithSchema, parseWithSchema, parseWithSchemaSync } from "./insert/standard-schema.js";
 export type { StandardSchemaV1 } from "./types.js";
+export { getJob as readJob } from "./client/jobs.js";

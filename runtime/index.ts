@@ -17,7 +17,7 @@ export type { MigrationTarget, MigrationState, MigrationResult } from "./db/migr
 export type { InsertOptions } from "./insert/insert.js";
 export { cronTicks } from "./cron/expression.js";
 export { JOB_STATUSES } from "./types.js";
-export type { Job, JobStatus, JobError, InsertedJob, Handler, JobContext, Logger, SidetrackEvents, CronSchedule, ScheduleCronOptions, StandardSchemaV1 } from "./types.js";
+export type { Job, JobStatus, JobError, InsertedJob, Handler, JobContext, Snooze, Logger, SidetrackEvents, CronSchedule, ScheduleCronOptions, StandardSchemaV1 } from "./types.js";
 export {
   SidetrackError,
   SidetrackValidationError,
@@ -26,5 +26,8 @@ export {
   SidetrackUniqueConflictError,
   JobTimeoutError,
   JobAbortedError,
+  UnrecoverableError,
+  JobOutputError,
 } from "./errors.js";
+export { snooze } from "./worker/snooze.js";
 export type { AbortReason } from "./errors.js";

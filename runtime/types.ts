@@ -19,7 +19,7 @@ export interface JobError {
   at: Date;
 }
 
-export interface Job<Payload = unknown, Queue extends string = string> {
+export interface Job<Payload = unknown, Queue extends string = string, Output = unknown> {
   /** A string whatever client inserted it (the column is a bigint). */
   id: string;
   queue: Queue;
@@ -41,11 +41,23 @@ export interface Job<Payload = unknown, Queue extends string = string> {
   lockedUntil: Date | null;
   errors: JobError[];
   uniqueKey: string | null;
+  /** The handler's resolved value once the job completed with one; null otherwise. */
+  output: Output | null;
+  /** The latest value the handler reported with `ctx.progress()`; null before the first. */
+  progress: unknown;
+  /** Times the handler snoozed the job (`return snooze(delay)`); each gave its attempt back. */
+  snoozes: number;
+  /** The insert's `tags`; empty when none were given. */
+  tags: string[];
+  /** The insert's `meta`; keys starting with "sidetrack." are reserved for Sidetrack itself. */
+  meta: Record<string, unknown> | null;
 }
 
 /** What an insert returns: the job, and whether it already existed (a `uniqueKey` match). */
 export type InsertedJob<Payload = unknown, Queue extends string = string> = Job<Payload, Queue> & {
   duplicate: boolean;
+  /** A duplicate whose onDuplicate ("replace" or "extend") changed the waiting job it matched. */
+  updated: boolean;
 };
 
 /** What a handler gets besides the job. */
@@ -55,13 +67,31 @@ export interface JobContext {
    * period; `signal.reason` is then a JobTimeoutError or a JobAbortedError.
    */
   signal: AbortSignal;
+  /**
+   * Records how far the job got (JSON-safe, at most 8 KiB of JSON), readable through getJob and
+   * `sidetrack jobs show`. Writes are throttled to one per second per job; the last value is
+   * always written before the job's outcome.
+   */
+  progress(value: unknown): void;
 }
 
-/** A queue's handler. Resolving completes the job; throwing fails the attempt (and retries it). */
-export type Handler<Payload = unknown, Queue extends string = string> = (
-  job: Job<Payload, Queue>,
+/**
+ * What a handler returns to snooze its job (`return snooze("30s")`): it goes back to `scheduled`
+ * after the delay without spending an attempt. Made by `snooze()`.
+ */
+export interface Snooze {
+  readonly delayMs: number;
+}
+
+/**
+ * A queue's handler. Resolving completes the job and stores the resolved value as its `output`
+ * (`undefined` stores nothing); resolving `snooze(delay)` snoozes it; throwing fails the attempt
+ * (and retries it), throwing an UnrecoverableError fails the job at once.
+ */
+export type Handler<Payload = unknown, Queue extends string = string, Output = unknown> = (
+  job: Job<Payload, Queue, Output>,
   context: JobContext,
-) => unknown | Promise<unknown>;
+) => Output | Snooze | void | Promise<Output | Snooze | void>;
 
 /** Where Sidetrack writes what it has to say. Quiet by default apart from errors. */
 export interface Logger {
@@ -78,6 +108,8 @@ export interface SidetrackEvents {
   "job:retrying": [job: Job, error: unknown];
   "job:failed": [job: Job, error: unknown];
   "job:cancelled": [job: Job];
+  /** The handler snoozed the job; it runs again after `delayMs`. */
+  "job:snoozed": [job: Job, delayMs: number];
   "job:rescued": [jobId: string, outcome: "retrying" | "failed"];
   error: [error: unknown];
 }

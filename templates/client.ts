@@ -12,6 +12,8 @@ export interface ClientQueue {
   /** Self-contained TypeScript text of the payload type. */
   payloadType: string;
   payloadSchema: PayloadSchema;
+  /** Self-contained TypeScript text of the output type `R` of `queue<P, R>()`, when declared. */
+  outputType?: string;
   /** The declaration's options, as plain data. */
   options: Record<string, unknown>;
   /** With `queue({ schema })`: the import that brings the schema into the client. */
@@ -45,7 +47,8 @@ import {
   type WorkerOptions,
 } from "sidetrack";
 import {
-  insertGenerated,${schemaQueues.length > 0 ? "\n  insertWithSchema,\n  parseWithSchemaSync," : ""}
+  insertGenerated,
+  readJob,${schemaQueues.length > 0 ? "\n  insertWithSchema,\n  parseWithSchemaSync," : ""}
   requireHandlers,
   runTransaction,
   toInsertItems,
@@ -75,10 +78,15 @@ ${queues.map((q) => `  ${q.name}: ${q.schema ? `StandardSchemaV1.InferInput<type
 }
 export type QueueName = keyof Payloads;
 
+/** Each queue's output type (what its handler resolves, stored as the job's output): \`R\` of \`queue<P, R>()\`, else unknown. */
+export type Outputs = {
+${queues.map((q) => `  ${q.name}: ${q.outputType ?? "unknown"};`).join("\n")}
+};
+
 export const queueNames: readonly QueueName[] = ${JSON.stringify(names)};
 
-/** A job of queue \`K\`, as a handler receives it. */
-export type JobOf<K extends QueueName> = Job<Payloads[K], K>;
+/** A job of queue \`K\`, as a handler receives it and getJob reads it (\`output\` typed by the declaration). */
+export type JobOf<K extends QueueName> = Job<Payloads[K], K, Outputs[K]>;
 
 /** What an insert of queue \`K\` returns: the job, with \`duplicate: true\` when its unique key matched a live job. */
 export type InsertedJobOf<K extends QueueName> = InsertedJob<Payloads[K], K>;
@@ -150,8 +158,17 @@ export function transaction<T>(pool: PgPool, fn: (client: PgPoolClient, jobs: Jo
   return runTransaction(pool, jobs, fn);
 }
 
-/** One handler per queue: a missing one, or one for an unknown queue, does not compile. */
-export type Handlers = { [K in QueueName]: Handler<Payloads[K], K> };
+/**
+ * The job of queue \`queue\` with this id, its payload and output typed; undefined when there is no
+ * such job or it belongs to another queue.
+ */
+export async function getJob<K extends QueueName>(db: AnyDbClient, queue: K, id: string): Promise<JobOf<K> | undefined> {
+  const job = await readJob(db, id, { schema });
+  return job?.queue === queue ? (job as JobOf<K>) : undefined;
+}
+
+/** One handler per queue: a missing one, or one for an unknown queue, does not compile; each resolves its queue's output type. */
+export type Handlers = { [K in QueueName]: Handler<Payloads[K], K, Outputs[K]> };
 
 export interface CreateWorkerOptions extends WorkerOptions {
   /** A PostgreSQL connection string; or pass \`pool\`. */

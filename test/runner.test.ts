@@ -10,7 +10,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("JobRun", () => {
   it("completes a synchronous handler and an async one", async () => {
-    await expect(new JobRun(job, () => 42, undefined).start()).resolves.toEqual({ kind: "completed" });
+    await expect(new JobRun(job, () => 42, undefined).start()).resolves.toEqual({ kind: "completed", output: 42 });
     await expect(new JobRun(job, async () => sleep(5), undefined).start()).resolves.toEqual({ kind: "completed" });
   });
 

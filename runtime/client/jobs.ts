@@ -12,6 +12,8 @@ import { JOB_STATUSES, type Job, type JobStatus } from "../types.js";
 export interface ListJobsFilter {
   queue?: string;
   status?: JobStatus;
+  /** Only jobs inserted with this tag. */
+  tag?: string;
   /** Default 1000 (LIST_LIMIT_DEFAULT). */
   limit?: number;
   /** Only jobs with a larger id: pass the last id of a page to read the next. */
@@ -34,6 +36,9 @@ export async function listJobs(db: AnyDbClient, filter: ListJobsFilter = {}, opt
   if (filter.afterId !== undefined && !isJobId(filter.afterId)) {
     throw new SidetrackValidationError(`listJobs: afterId must be a job id (digits), got ${JSON.stringify(filter.afterId)}`);
   }
+  if (filter.tag !== undefined && (typeof filter.tag !== "string" || filter.tag === "")) {
+    throw new SidetrackValidationError(`listJobs: tag must be a non-empty string, got ${JSON.stringify(filter.tag)}`);
+  }
   const limit = filter.limit ?? LIST_LIMIT_DEFAULT;
   if (!Number.isInteger(limit) || limit < 1) throw new SidetrackValidationError(`listJobs: limit must be a positive integer, got ${limit}`);
   const rows = await toDbClient(db).query<{ job: string }>(listJobsSql(schema), [
@@ -41,6 +46,7 @@ export async function listJobs(db: AnyDbClient, filter: ListJobsFilter = {}, opt
     filter.status ?? null,
     limit,
     filter.afterId ?? null,
+    filter.tag ?? null,
   ]);
   return rows.map((r) => parseJob(r.job));
 }

@@ -5,10 +5,14 @@ import type { RunnableQueue } from "../config/resolve.js";
 import { parseClaimedJob, type ClaimedRow } from "../db/rows.js";
 import { claimJobByIdSql, claimJobsForTestSql } from "../db/sql/fetchJobs.js";
 import { readQueueOfJobSql } from "../db/sql/readJobs.js";
-import { SidetrackValidationError } from "../errors.js";
+import { SidetrackError, SidetrackValidationError } from "../errors.js";
 import type { Job } from "../types.js";
-import { failedAttempt, writeCompleted, writeFailed, type OutcomeTarget } from "../worker/completer.js";
+import { writeCompleted, writeCompletedWithData, writeFailed, writeSnoozed, type OutcomeTarget } from "../worker/completer.js";
 import { runHandler } from "../worker/job-run.js";
+import { outcomeWrite } from "../worker/outcomes.js";
+import { ProgressReporter } from "../worker/progress.js";
+import { writeProgressSql } from "../db/sql/progressJobs.js";
+import type { Logger, SidetrackEvents } from "../types.js";
 
 export interface InlineContext {
   pool: pg.Pool;
@@ -17,6 +21,8 @@ export interface InlineContext {
   leaseMs: number;
   /** The queues with a handler in this instance: the only ones these helpers claim from. */
   queues: Map<string, RunnableQueue>;
+  logger: Logger;
+  emit: <E extends keyof SidetrackEvents>(event: E, ...args: SidetrackEvents[E]) => void;
 }
 
 /**
@@ -65,9 +71,28 @@ async function runClaimed(ctx: InlineContext, rows: ClaimedRow[]): Promise<numbe
     const job: Job = parseClaimedJob(row);
     // Only queues with a handler are claimed, so this is always found.
     const queue = ctx.queues.get(job.queue)!;
-    const outcome = await runHandler(job, queue.handler, queue.timeoutMs);
-    if (outcome.kind === "completed") await writeCompleted(target, [{ job, bufferedMs: 0 }]);
-    else if (outcome.kind === "failed") await writeFailed(target, [failedAttempt(job, outcome.thrown, queue.backoff)]);
+    let progress: ProgressReporter | undefined;
+    const onProgress = (_: Job, value: unknown) => {
+      progress ??= new ProgressReporter(
+        job,
+        async (json) => void (await ctx.pool.query(writeProgressSql(ctx.schema), [job.id, ctx.workerId, json])),
+        (error) => ctx.logger.error(`writing progress of job ${job.id} failed: ${(error as Error)?.message ?? String(error)}`),
+      );
+      progress.report(value);
+    };
+    const outcome = await runHandler(job, queue.handler, queue.timeoutMs, onProgress);
+    let last: string | undefined;
+    if (progress && outcome.kind === "completed") last = progress.take();
+    else await progress?.flush();
+    const write = outcomeWrite(job, queue, outcome, last, ctx.logger);
+    if (write.kind === "completed") await writeCompleted(target, [{ job, bufferedMs: 0 }]);
+    else if (write.kind === "completedWithData") await writeCompletedWithData(target, [write.completion]);
+    else if (write.kind === "failed") await writeFailed(target, [write.attempt]);
+    else if (write.kind === "snoozed") {
+      const status = (await writeSnoozed(target, [write.snoozed])).get(job.id);
+      if (status === "scheduled") ctx.emit("job:snoozed", job, write.snoozed.delayMs);
+      else if (status === "failed") ctx.emit("job:failed", job, new SidetrackError(write.snoozed.error.message));
+    }
   }
   return rows.length;
 }

@@ -45,7 +45,7 @@ export interface SidetrackConfig<Queues extends Record<string, unknown>> extends
   /** Schema holding Sidetrack's tables. Default `sidetrack`. */
   schema?: string;
   /** Every queue this instance inserts into, with its options, and the handler that runs its jobs. */
-  queues: { [K in keyof Queues]: QueueOptions<Queues[K]> & { handler?: Handler<Queues[K], K & string> } };
+  queues: { [K in keyof Queues]: QueueOptions<Queues[K]> & { handler?: Handler<Queues[K], K & string, any> } };
   /** Largest payload accepted, in bytes of JSON. Default 1 MiB. */
   maxPayloadBytes?: number;
   /**
@@ -380,8 +380,8 @@ export class Sidetrack<Queues extends Record<string, unknown>> {
   }
 
   #inlineContext(): InlineContext {
-    const { workerId, leaseMs, queues } = this.#options;
-    return { pool: this.pool, schema: this.schema, workerId, leaseMs, queues };
+    const { workerId, leaseMs, queues, logger } = this.#options;
+    return { pool: this.pool, schema: this.schema, workerId, leaseMs, queues, logger, emit: (event, ...args) => this.#emit(event, ...args) };
   }
 
   #emit<E extends keyof SidetrackEvents>(event: E, ...args: SidetrackEvents[E]): void {

@@ -9,6 +9,21 @@ export const PRIORITY_DEFAULT = 0;
 /** Largest accepted payload, as UTF-8 JSON. Jobs are rows: keep big blobs elsewhere and pass a reference. */
 export const MAX_PAYLOAD_BYTES_DEFAULT = 1024 * 1024;
 
+/**
+ * Times a handler may snooze one job (`return snooze(delay)`) before the next snooze fails it
+ * instead: a handler that snoozes forever would otherwise never end and never be noticed.
+ */
+export const MAX_SNOOZES_DEFAULT = 100;
+
+/** Largest handler output stored on a job, as UTF-8 JSON. Output is read back with the row: keep it small. */
+export const MAX_OUTPUT_BYTES_DEFAULT = 256 * 1024;
+
+/** Largest `ctx.progress()` value, as UTF-8 JSON: progress is rewritten up to once a second. */
+export const MAX_PROGRESS_BYTES = 8 * 1024;
+
+/** Shortest time between two progress writes of one job, in ms; the last value still lands before the outcome. */
+export const PROGRESS_WRITE_INTERVAL_MS = 1_000;
+
 /** Jobs one worker process runs at once, over all queues. */
 export const CONCURRENCY_DEFAULT = 10;
 

@@ -1,4 +1,5 @@
 import type { Duration } from "./duration.js";
+import type { OnDuplicate } from "./queue-rules.js";
 import type { StandardSchemaV1 } from "../types.js";
 
 /** A recurring schedule declared on a queue. */
@@ -27,13 +28,23 @@ export interface QueueOptions<Payload = unknown> {
   backoff?: { base?: Duration; max?: Duration };
   /** Insert a job on a schedule. */
   cron?: CronOptions<Payload>;
+  /** Times a handler may snooze one job; the next snooze fails it. Default 100. */
+  maxSnoozes?: number;
+  /** Largest output stored, in bytes of JSON; a larger one fails the attempt. Default 256 KiB. */
+  maxOutputBytes?: number;
+  /** What a duplicate insert (same unique key as a live job) does: "keep" (default), "replace" or "extend" (docs/unique.md). */
+  onDuplicate?: OnDuplicate;
+  /** Hold the unique key this long after insert, whatever the job's state (throttle). */
+  uniqueFor?: Duration;
 }
 
-/** The typed marker `queue<Payload>(options)` returns inside `defineQueues`. */
-export interface QueueDefinition<Payload = unknown> {
+/** The typed marker `queue<Payload, Output>(options)` returns inside `defineQueues`. */
+export interface QueueDefinition<Payload = unknown, Output = unknown> {
   readonly options: QueueOptions<Payload>;
   /** Never set at run time; carries the payload type for inference. */
   readonly __payload?: Payload;
+  /** Never set at run time; carries the handler's output type. */
+  readonly __output?: Output;
 }
 
 /**
@@ -44,13 +55,13 @@ export interface QueueDefinition<Payload = unknown> {
 export function queue<Schema extends StandardSchemaV1>(
   options: QueueOptions<StandardSchemaV1.InferOutput<Schema>> & { schema: Schema },
 ): QueueDefinition<StandardSchemaV1.InferOutput<Schema>>;
-export function queue<Payload>(options?: QueueOptions<Payload>): QueueDefinition<Payload>;
+export function queue<Payload, Output = unknown>(options?: QueueOptions<Payload>): QueueDefinition<Payload, Output>;
 export function queue(options: QueueOptions<any> = {}): QueueDefinition<any> {
   return { options };
 }
 
 /** The default export of `sidetrack.queues.ts`. */
-export function defineQueues<const Q extends Record<string, QueueDefinition<any>>>(queues: Q): Q {
+export function defineQueues<const Q extends Record<string, QueueDefinition<any, any>>>(queues: Q): Q {
   return queues;
 }
 

@@ -8,7 +8,28 @@ import { parseDuration } from "./duration.js";
 export const MAX_INT = 2_147_483_647;
 
 /** The options a queue accepts, in the order the docs list them. */
-export const QUEUE_OPTION_NAMES = ["schema", "maxAttempts", "priority", "timeout", "concurrency", "uniqueBy", "backoff", "cron"] as const;
+export const QUEUE_OPTION_NAMES = [
+  "schema",
+  "maxAttempts",
+  "priority",
+  "timeout",
+  "concurrency",
+  "uniqueBy",
+  "backoff",
+  "cron",
+  "maxSnoozes",
+  "maxOutputBytes",
+  "onDuplicate",
+  "uniqueFor",
+] as const;
+/** What a duplicate insert does to the live job holding its key (docs/unique.md). */
+export const ON_DUPLICATE_MODES = ["keep", "replace", "extend"] as const;
+export type OnDuplicate = (typeof ON_DUPLICATE_MODES)[number];
+
+/** `onDuplicate`: one of ON_DUPLICATE_MODES. */
+export function onDuplicateProblem(value: unknown): string | undefined {
+  return (ON_DUPLICATE_MODES as readonly unknown[]).includes(value) ? undefined : `must be one of ${ON_DUPLICATE_MODES.map((m) => `"${m}"`).join(", ")}, got ${show(value)}`;
+}
 export const BACKOFF_KEYS = ["base", "max"] as const;
 export const CRON_KEYS = ["schedule", "timezone", "payload"] as const;
 

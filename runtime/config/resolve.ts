@@ -10,7 +10,7 @@ import { parseDuration, type Duration } from "./duration.js";
 import { validateQueueName } from "./identifiers.js";
 import { defaultLogger } from "./logger.js";
 import type { QueueOptions } from "./queue-options.js";
-import { BACKOFF_KEYS, closest, CRON_KEYS, durationProblem, integerProblem, objectProblem, QUEUE_OPTION_NAMES, show, uniqueByProblem } from "./queue-rules.js";
+import { BACKOFF_KEYS, closest, CRON_KEYS, durationProblem, integerProblem, objectProblem, onDuplicateProblem, QUEUE_OPTION_NAMES, show, uniqueByProblem } from "./queue-rules.js";
 import type { RetentionOptions, WorkerOptions } from "./worker-options.js";
 
 /** Retry backoff of one queue, in milliseconds (the formula is in worker/backoff.ts). */
@@ -34,6 +34,8 @@ export interface RunnableQueue {
   concurrency: number;
   timeoutMs?: number;
   backoff: BackoffSettings;
+  maxSnoozes: number;
+  maxOutputBytes: number;
 }
 
 /** Lock-ahead, resolved: sized from what the worker observes (up to `max`), or a fixed size. */
@@ -94,6 +96,8 @@ export function resolveWorkerOptions(
         baseMs: queue.backoff?.base === undefined ? D.BACKOFF_BASE_DEFAULT_MS : parseDuration(queue.backoff.base, `queues.${name}.backoff.base`),
         maxMs: queue.backoff?.max === undefined ? D.BACKOFF_MAX_DEFAULT_MS : parseDuration(queue.backoff.max, `queues.${name}.backoff.max`),
       },
+      maxSnoozes: queue.maxSnoozes ?? D.MAX_SNOOZES_DEFAULT,
+      maxOutputBytes: queue.maxOutputBytes ?? D.MAX_OUTPUT_BYTES_DEFAULT,
     });
   }
   if (options.handleSignals !== undefined && typeof options.handleSignals !== "boolean") {
@@ -157,6 +161,10 @@ export function checkQueueOptions(name: string, queue: unknown): void {
     for (const [key, value] of Object.entries(q.backoff as object)) problem(`backoff.${key}`, durationProblem(value));
   }
   if (q.cron !== undefined) problem("cron", objectProblem(q.cron, CRON_KEYS));
+  if (q.maxSnoozes !== undefined) problem("maxSnoozes", integerProblem(q.maxSnoozes, 0));
+  if (q.maxOutputBytes !== undefined) problem("maxOutputBytes", integerProblem(q.maxOutputBytes, 0));
+  if (q.onDuplicate !== undefined) problem("onDuplicate", onDuplicateProblem(q.onDuplicate));
+  if (q.uniqueFor !== undefined) problem("uniqueFor", durationProblem(q.uniqueFor));
 }
 
 function resolvePrefetch(value: unknown): Prefetch {

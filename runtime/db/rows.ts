@@ -22,6 +22,12 @@ interface JobRecord {
   locked_until: string | null;
   errors: { attempt: number; message: string; stack?: string; at: string }[];
   unique_key: string | null;
+  // Absent from rows written before migration 0005 was applied to a running old worker's reads.
+  output?: unknown;
+  progress?: unknown;
+  snoozes?: number;
+  tags?: string[] | null;
+  meta?: Record<string, unknown> | null;
 }
 
 const date = (value: string | null): Date | null => (value === null ? null : new Date(value));
@@ -48,6 +54,11 @@ export function parseJob<Payload = unknown>(json: string): Job<Payload> {
     lockedUntil: date(r.locked_until),
     errors: r.errors.map((e) => ({ ...e, at: new Date(e.at) })),
     uniqueKey: r.unique_key,
+    output: r.output ?? null,
+    progress: r.progress ?? null,
+    snoozes: r.snoozes ?? 0,
+    tags: r.tags ?? [],
+    meta: r.meta ?? null,
   };
 }
 
@@ -65,6 +76,9 @@ export interface ClaimedRow {
   started_at_ms: number;
   locked_until_ms: number;
   errors: string | null;
+  snoozes: number;
+  tags: string[] | null;
+  meta: string | null;
 }
 
 /** A job as its handler sees it, from a claim's row. */
@@ -89,6 +103,11 @@ export function parseClaimedJob(r: ClaimedRow): Job {
     lockedUntil: new Date(r.locked_until_ms),
     errors,
     uniqueKey: r.unique_key,
+    output: null,
+    progress: null,
+    snoozes: r.snoozes,
+    tags: r.tags ?? [],
+    meta: r.meta === null ? null : (JSON.parse(r.meta) as Record<string, unknown>),
   };
 }
 

@@ -41,13 +41,20 @@ function* csvLines(rows: readonly InsertRow[]): Generator<string> {
   let chunk = "";
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
-    chunk += `${i},${csv(r.queue)},${csv(r.payloadJson)},${r.priority},${r.run_at ?? ""},${r.delay_ms ?? ""},${r.max_attempts}\n`;
+    const tags = r.tags === null ? "" : csv(arrayLiteral(r.tags));
+    const meta = r.metaJson === null ? "" : csv(r.metaJson);
+    chunk += `${i},${csv(r.queue)},${csv(r.payloadJson)},${r.priority},${r.run_at ?? ""},${r.delay_ms ?? ""},${r.max_attempts},${tags},${meta}\n`;
     if ((i + 1) % COPY_BATCH_ROWS === 0) {
       yield chunk;
       chunk = "";
     }
   }
   if (chunk) yield chunk;
+}
+
+/** A PostgreSQL text[] literal: every element double-quoted, backslashes and quotes escaped. */
+function arrayLiteral(values: readonly string[]): string {
+  return `{${values.map((v) => `"${v.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`).join(",")}}`;
 }
 
 /** A CSV field, always quoted (quotes doubled): an empty string stays a string, not NULL. */

@@ -5,12 +5,12 @@ import { parseDuration, type Duration } from "../config/duration.js";
 import { SidetrackValidationError } from "../errors.js";
 import { jobsChannel } from "../config/identifiers.js";
 import { parseJob } from "../db/rows.js";
-import { MAX_INT } from "../config/queue-rules.js";
-import { copyPlainRows, type InsertedRow } from "./copy.js";
-import type { InsertedJob, Job } from "../types.js";
-import { assertJsonPayload, checkText } from "./payload.js";
+import { MAX_INT, onDuplicateProblem, type OnDuplicate } from "../config/queue-rules.js";
+import { LIVE_STATUSES, type InsertedJob, type Job } from "../types.js";
+import { assertJsonPayload, assertJsonValue, checkText } from "./payload.js";
 import type { QueueOptions } from "../config/queue-options.js";
-import { insertJobsSql } from "../db/sql/insertJobs.js";
+import { insertJobsSql, releaseUniqueKeySql } from "../db/sql/insertJobs.js";
+import { copyPlainRows } from "./copy.js";
 
 /** Options of one insert. Anything unset falls back to the queue's options, then to the defaults. */
 export interface InsertOptions {
@@ -24,6 +24,14 @@ export interface InsertOptions {
   maxAttempts?: number;
   /** At most one scheduled/running/retrying job per (queue, uniqueKey); a duplicate returns the existing job. */
   uniqueKey?: string;
+  /** Labels to find the job by (`listJobs({ tag })`): at most 20, each 1 to 100 characters. */
+  tags?: readonly string[];
+  /** Your data about the job: a JSON-safe object, at most 16 KiB. Keys starting with "sidetrack." are reserved. */
+  meta?: Record<string, unknown>;
+  /** What this insert does when its unique key matches a live job; default the queue's, else "keep" (docs/unique.md). */
+  onDuplicate?: OnDuplicate;
+  /** Hold the unique key this long after insert, whatever the job's state (throttle); default the queue's. */
+  uniqueFor?: Duration;
 }
 
 /** One validated row, in the shape `insertJobsSql` reads. */
@@ -37,6 +45,11 @@ export interface InsertRow {
   delay_ms: number | null;
   max_attempts: number;
   unique_key: string | null;
+  tags: string[] | null;
+  /** The meta's JSON, or null. */
+  metaJson: string | null;
+  on_duplicate: OnDuplicate;
+  unique_for_ms: number | null;
 }
 
 export interface InsertLimits {
@@ -49,6 +62,13 @@ const MAX_UNIQUE_KEY_BYTES = 1024;
 const EARLIEST_RUN_AT = Date.UTC(1, 0, 1);
 const LATEST_RUN_AT = Date.UTC(9999, 11, 31);
 const MAX_DELAY_MS = 100 * 365 * 86_400_000;
+/** Tags are for filtering, not storage: a few short labels per job keep the tag index small. */
+export const MAX_TAGS = 20;
+export const MAX_TAG_LENGTH = 100;
+/** Meta is read with every job: keep it small (payloads carry the work's data). */
+export const MAX_META_BYTES = 16 * 1024;
+/** Meta keys under this prefix are Sidetrack's own (trace context and other telemetry). */
+export const RESERVED_META_PREFIX = "sidetrack.";
 
 /**
  * Validates one insert and resolves its defaults. Throws SidetrackValidationError naming the
@@ -116,6 +136,18 @@ export function prepareInsert(
     if (keyBytes > MAX_UNIQUE_KEY_BYTES) fail("options.uniqueKey", `is ${keyBytes} bytes, over the limit of ${MAX_UNIQUE_KEY_BYTES}`);
   }
 
+  const onDuplicate = options.onDuplicate ?? queueOptions.onDuplicate ?? "keep";
+  if (onDuplicateProblem(onDuplicate)) fail("options.onDuplicate", onDuplicateProblem(onDuplicate)!);
+  let uniqueForMs: number | null = null;
+  const uniqueFor = options.uniqueFor ?? queueOptions.uniqueFor;
+  if (uniqueFor !== undefined) {
+    try {
+      uniqueForMs = parseDuration(uniqueFor, "options.uniqueFor");
+    } catch (error) {
+      fail("options.uniqueFor", (error as Error).message.replace(/^options\.uniqueFor /, ""));
+    }
+    if (uniqueForMs! > MAX_DELAY_MS) fail("options.uniqueFor", `must be at most 100 years, got ${uniqueForMs}ms`);
+  }
   return {
     queue,
     payload,
@@ -125,7 +157,34 @@ export function prepareInsert(
     delay_ms: delayMs,
     max_attempts: maxAttempts,
     unique_key: uniqueKey,
+    tags: options.tags === undefined ? null : checkTags(queue, options.tags, fail),
+    metaJson: options.meta === undefined ? null : checkMeta(queue, options.meta, fail),
+    on_duplicate: onDuplicate,
+    unique_for_ms: uniqueKey === null ? null : uniqueForMs,
   };
+}
+
+function checkTags(queue: string, tags: unknown, fail: (path: string, message: string) => never): string[] {
+  if (!Array.isArray(tags)) return fail("options.tags", `must be an array of strings, got ${describe(tags)}`);
+  if (tags.length > MAX_TAGS) fail("options.tags", `has ${tags.length} tags, over the limit of ${MAX_TAGS}`);
+  tags.forEach((tag, i) => {
+    if (typeof tag !== "string" || tag.length === 0 || tag.length > MAX_TAG_LENGTH) {
+      fail(`options.tags[${i}]`, `must be a string of 1 to ${MAX_TAG_LENGTH} characters, got ${describe(tag)}`);
+    }
+    checkText(tag, `options.tags[${i}]`, queue);
+  });
+  return [...tags] as string[];
+}
+
+function checkMeta(queue: string, meta: unknown, fail: (path: string, message: string) => never): string {
+  if (meta === null || typeof meta !== "object" || Array.isArray(meta)) return fail("options.meta", `must be a plain object, got ${describe(meta)}`);
+  assertJsonValue(meta, queue, "options.meta");
+  const reserved = Object.keys(meta).find((key) => key.startsWith(RESERVED_META_PREFIX));
+  if (reserved !== undefined) fail(`options.meta`, `key ${JSON.stringify(reserved)} starts with "${RESERVED_META_PREFIX}", which is reserved for Sidetrack`);
+  const json = JSON.stringify(meta);
+  const bytes = Buffer.byteLength(json, "utf8");
+  if (bytes > MAX_META_BYTES) fail("options.meta", `is ${bytes} bytes of JSON, over the limit of ${MAX_META_BYTES}`);
+  return json;
 }
 
 /** The unique key `uniqueBy: ["a", "b"]` derives: the JSON of the fields' values, in declaration order. */
@@ -147,51 +206,38 @@ export function uniqueKeyFromPayload(queue: string, fields: readonly string[], p
 /**
  * Inserts validated rows in one round trip. Returns one job per row, in the rows' order;
  * a row whose unique key matched a live job (or an earlier row of the batch) gets that job
- * with `duplicate: true`.
+ * with `duplicate: true` (and `updated: true` when its onDuplicate changed it).
+ *
+ * Rows sharing a key are collapsed here, in order, before the statement sees them: "keep" leaves
+ * the earlier row, "replace" takes the later row whole, "extend" takes its run_at (or delay). The
+ * last row's onDuplicate decides what happens to a job already holding the key.
  */
 export async function insertRows<P = unknown>(db: DbClient, schema: string, rows: InsertRow[]): Promise<InsertedJob<P>[]> {
   if (rows.length === 0) return [];
-  if (rows.length >= COPY_THRESHOLD_ROWS && db.withConnection && rows.every((r) => r.unique_key === null)) {
-    let inserted: InsertedRow[];
-    try {
-      inserted = await db.withConnection((client) => copyPlainRows(client, schema, rows));
-    } catch (error) {
-      throw toSidetrackError(error, {}, schema);
+  const { statementRows, updatedInBatch } = collapseDuplicates(rows);
+  let byKey = await runInsert(db, schema, statementRows);
+  // "replace" on a running job: that job is left to finish; the key is moved off it so a new job
+  // can take it (the partial unique index allows one live row per key). Bounded: each pass moves
+  // the key off a job that started since the previous one.
+  for (let pass = 0; pass < 3; pass++) {
+    const blocked = statementRows.filter((row) => {
+      if (row.unique_key === null || row.on_duplicate !== "replace") return false;
+      const found = byKey.get(keyOf(row.queue, row.unique_key));
+      return found !== undefined && !found.inserted && found.job.status === "running";
+    });
+    if (blocked.length === 0) break;
+    for (const row of blocked) {
+      const running = byKey.get(keyOf(row.queue, row.unique_key!))!.job;
+      await db.query(releaseUniqueKeySql(schema), [running.id, running.unique_key_raw]);
     }
-    if (inserted.length !== rows.length) throw new Error("sidetrack: insert returned fewer rows than it was given");
-    if (!isSortedById(inserted)) inserted.sort((a, b) => compareIds(a.id, b.id));
-    return rows.map((row, i) => newJob<P>(row, inserted[i]!));
+    const again = await runInsert(db, schema, blocked);
+    for (const [key, value] of again) if (key !== PLAIN) byKey.set(key, { ...value, inserted: true, replacedRunning: true });
   }
-  const plainQueues = [...new Set(rows.filter((r) => r.unique_key === null).map((r) => r.queue))];
-  let result: ResultRow[];
-  try {
-    result = await db.query<ResultRow>(
-      insertJobsSql(schema),
-      [statementInput(rows), jobsChannel(schema), JSON.stringify(plainQueues)],
-      `sidetrack_insert_${schema}`,
-    );
-  } catch (error) {
-    // Inserting before migrating, or into an unreachable server: said as Sidetrack errors.
-    throw toSidetrackError(error, {}, schema);
-  }
-
-  const byKey = new Map<string, { job: Job; inserted: boolean }>();
-  const plain: ResultRow[] = [];
-  for (const r of result) {
-    if (r.job === null) {
-      plain.push(r);
-    } else {
-      const job = parseJob(r.job);
-      byKey.set(keyOf(job.queue, job.uniqueKey!), { job, inserted: r.inserted });
-    }
-  }
-  // Ids ascend with the input order, which is also the order PostgreSQL returns them in
-  // practice; sort only if it did not (a linear check instead of an n·log n sort).
-  if (!isSortedById(plain)) plain.sort((a, b) => compareIds(a.id!, b.id!));
 
   const claimed = new Set<string>();
   let next = 0;
-  return rows.map((row) => {
+  const plain = byKey.get(PLAIN)!.plain!;
+  return rows.map((row, index) => {
     if (row.unique_key === null) {
       const r = plain[next++];
       if (!r) throw new Error("sidetrack: insert returned fewer rows than it was given");
@@ -200,10 +246,93 @@ export async function insertRows<P = unknown>(db: DbClient, schema: string, rows
     const key = keyOf(row.queue, row.unique_key);
     const found = byKey.get(key);
     if (!found) throw new Error(`sidetrack: insert returned no job for unique key ${row.unique_key}`);
-    const duplicate = !found.inserted || claimed.has(key);
+    const first = !claimed.has(key);
     claimed.add(key);
-    return { ...(found.job as Job<P>), duplicate };
+    const duplicate = !first || !found.inserted || found.replacedRunning === true;
+    const { unique_key_raw: _, ...job } = found.job;
+    const updated =
+      (first && !found.inserted && row.on_duplicate !== "keep" && job.status !== "running" && found.matchedLive) ||
+      (first && found.replacedRunning === true) ||
+      updatedInBatch.has(index);
+    return { ...(job as Job<P>), duplicate, updated };
   });
+}
+
+const PLAIN = "\u0000plain";
+
+interface Found {
+  job: Job & { unique_key_raw: string | null };
+  inserted: boolean;
+  /** The key matched a live job (not one held by uniqueFor after it finished). */
+  matchedLive: boolean;
+  replacedRunning?: boolean;
+  plain?: ResultRow[];
+}
+
+async function runInsert(db: DbClient, schema: string, rows: InsertRow[]): Promise<Map<string, Found>> {
+  const plainQueues = [...new Set(rows.filter((r) => r.unique_key === null).map((r) => r.queue))];
+  let result: ResultRow[];
+  try {
+    if (rows.length >= COPY_THRESHOLD_ROWS && db.withConnection && rows.every((r) => r.unique_key === null)) {
+      // Large batches of plain jobs: COPY through a staging table (insert/copy.ts), same result.
+      const copied = await db.withConnection((client) => copyPlainRows(client, schema, rows));
+      result = copied.map((r) => ({ ...r, job: null, inserted: true }));
+    } else {
+      result = await db.query<ResultRow>(
+        insertJobsSql(schema),
+        [statementInput(rows), jobsChannel(schema), JSON.stringify(plainQueues)],
+        `sidetrack_insert_${schema}`,
+      );
+    }
+  } catch (error) {
+    // Inserting before migrating, or into an unreachable server: said as Sidetrack errors.
+    throw toSidetrackError(error, {}, schema);
+  }
+  const byKey = new Map<string, Found>();
+  const plain: ResultRow[] = [];
+  for (const r of result) {
+    if (r.job === null) {
+      plain.push(r);
+    } else {
+      const job = parseJob(r.job);
+      const live = (LIVE_STATUSES as readonly string[]).includes(job.status);
+      byKey.set(keyOf(job.queue, job.uniqueKey!), { job: { ...job, unique_key_raw: job.uniqueKey }, inserted: r.inserted, matchedLive: live });
+    }
+  }
+  // Ids ascend with the input order, which is also the order PostgreSQL returns them in
+  // practice; sort only if it did not (a linear check instead of an n·log n sort).
+  if (!isSortedById(plain)) plain.sort((a, b) => compareIds(a.id!, b.id!));
+  byKey.set(PLAIN, { plain } as Found);
+  return byKey;
+}
+
+/** One row per key, in-batch duplicates applied in order; the indexes of rows that updated an earlier one. */
+function collapseDuplicates(rows: InsertRow[]): { statementRows: InsertRow[]; updatedInBatch: Set<number> } {
+  const updatedInBatch = new Set<number>();
+  if (!rows.some((r) => r.unique_key !== null)) return { statementRows: rows, updatedInBatch };
+  const byKey = new Map<string, number>();
+  const statementRows: InsertRow[] = [];
+  rows.forEach((row, index) => {
+    if (row.unique_key === null) return void statementRows.push(row);
+    const key = keyOf(row.queue, row.unique_key);
+    const at = byKey.get(key);
+    if (at === undefined) {
+      byKey.set(key, statementRows.length);
+      statementRows.push(row);
+      return;
+    }
+    const earlier = statementRows[at]!;
+    if (row.on_duplicate === "replace") {
+      statementRows[at] = { ...row, unique_for_ms: earlier.unique_for_ms ?? row.unique_for_ms };
+      updatedInBatch.add(index);
+    } else if (row.on_duplicate === "extend") {
+      statementRows[at] = { ...earlier, run_at: row.run_at, delay_ms: row.delay_ms, on_duplicate: "extend" };
+      updatedInBatch.add(index);
+    } else {
+      statementRows[at] = { ...earlier, on_duplicate: row.on_duplicate };
+    }
+  });
+  return { statementRows, updatedInBatch };
 }
 
 interface ResultRow {
@@ -220,13 +349,14 @@ function statementInput(rows: InsertRow[]): string {
     (row, i) =>
       `{"i":${i},"queue":${JSON.stringify(row.queue)},"payload":${row.payloadJson},"priority":${row.priority},` +
       `"run_at":${JSON.stringify(row.run_at)},"delay_ms":${row.delay_ms},"max_attempts":${row.max_attempts},` +
-      `"unique_key":${JSON.stringify(row.unique_key)}}`,
+      `"unique_key":${JSON.stringify(row.unique_key)},"tags":${JSON.stringify(row.tags)},"meta":${row.metaJson ?? "null"},` +
+      `"on_duplicate":"${row.on_duplicate}","unique_for_ms":${row.unique_for_ms}}`,
   );
   return `[${parts.join(",")}]`;
 }
 
 /** A freshly inserted job: everything but id and times is what we sent. */
-function newJob<P>(row: InsertRow, r: ResultRow | InsertedRow): InsertedJob<P> {
+function newJob<P>(row: InsertRow, r: ResultRow): InsertedJob<P> {
   return {
     id: r.id!,
     queue: row.queue,
@@ -246,11 +376,17 @@ function newJob<P>(row: InsertRow, r: ResultRow | InsertedRow): InsertedJob<P> {
     lockedUntil: null,
     errors: [],
     uniqueKey: null,
+    output: null,
+    progress: null,
+    snoozes: 0,
+    tags: row.tags ?? [],
+    meta: row.metaJson === null ? null : (JSON.parse(row.metaJson) as Record<string, unknown>),
     duplicate: false,
+    updated: false,
   };
 }
 
-function isSortedById(rows: readonly { id: string | null }[]): boolean {
+function isSortedById(rows: readonly ResultRow[]): boolean {
   for (let i = 1; i < rows.length; i++) if (compareIds(rows[i - 1]!.id!, rows[i]!.id!) > 0) return false;
   return true;
 }

@@ -7,7 +7,15 @@ import { SidetrackValidationError } from "../errors.js";
  * cycles, naming the property, e.g. `payload.items[2].when`.
  */
 export function assertJsonPayload(value: unknown, queue: string): void {
-  walk(value, [], [], queue);
+  walk(value, [], [], queue, "payload");
+}
+
+/**
+ * The same check for other JSON a job stores (`output`, `progress`, `meta`): `root` names the
+ * value in the message, e.g. `output.when is a Date object…`.
+ */
+export function assertJsonValue(value: unknown, queue: string, root: string): void {
+  walk(value, [], [], queue, root);
 }
 
 /**
@@ -16,56 +24,56 @@ export function assertJsonPayload(value: unknown, queue: string): void {
  * path's text is only made when something fails: building it for every property was most of
  * what checking a large batch cost.
  */
-function walk(value: unknown, path: (string | number)[], ancestors: object[], queue: string): void {
+function walk(value: unknown, path: (string | number)[], ancestors: object[], queue: string, root: string): void {
   switch (typeof value) {
     case "string":
-      if (hasBadText(value)) checkText(value, pathText(path), queue);
+      if (hasBadText(value)) checkText(value, pathText(path, root), queue);
       return;
     case "boolean":
       return;
     case "number":
-      if (!Number.isFinite(value)) failAt(path, queue, String(value));
+      if (!Number.isFinite(value)) failAt(path, root, queue, String(value));
       return;
     case "undefined":
-      return failAt(path, queue, "undefined");
+      return failAt(path, root, queue, "undefined");
     case "bigint":
-      return failAt(path, queue, "a bigint");
+      return failAt(path, root, queue, "a bigint");
     case "symbol":
-      return failAt(path, queue, "a symbol");
+      return failAt(path, root, queue, "a symbol");
     case "function":
-      return failAt(path, queue, "a function");
+      return failAt(path, root, queue, "a function");
   }
   if (value === null) return;
   const object = value as object;
-  if (ancestors.includes(object)) failAt(path, queue, "a circular reference");
+  if (ancestors.includes(object)) failAt(path, root, queue, "a circular reference");
   ancestors.push(object);
   if (Array.isArray(object)) {
     for (let i = 0; i < object.length; i++) {
       path.push(i);
-      walk(object[i], path, ancestors, queue);
+      walk(object[i], path, ancestors, queue, root);
       path.pop();
     }
   } else {
     const proto = Object.getPrototypeOf(object);
     if (proto !== Object.prototype && proto !== null) {
-      failAt(path, queue, `a ${object.constructor?.name ?? "non-plain"} object`);
+      failAt(path, root, queue, `a ${object.constructor?.name ?? "non-plain"} object`);
     }
     for (const key in object) {
       if (!Object.hasOwn(object, key)) continue;
       const item = (object as Record<string, unknown>)[key];
       // An undefined property is simply absent after JSON, as optional properties are.
       if (item === undefined) continue;
-      if (hasBadText(key)) checkText(key, `${pathText(path)} key ${JSON.stringify(key)}`, queue);
+      if (hasBadText(key)) checkText(key, `${pathText(path, root)} key ${JSON.stringify(key)}`, queue);
       path.push(key);
-      walk(item, path, ancestors, queue);
+      walk(item, path, ancestors, queue, root);
       path.pop();
     }
   }
   ancestors.pop();
 }
 
-function failAt(path: readonly (string | number)[], queue: string, what: string): never {
-  const where = pathText(path);
+function failAt(path: readonly (string | number)[], root: string, queue: string, what: string): never {
+  const where = pathText(path, root);
   throw new SidetrackValidationError(
     `queue "${queue}": ${where} is ${what}, which does not survive JSON; use strings, numbers, booleans, null, arrays and plain objects`,
     queue,
@@ -74,8 +82,8 @@ function failAt(path: readonly (string | number)[], queue: string, what: string)
 }
 
 /** `payload.items[2].when`, `payload["odd key"]`. */
-function pathText(path: readonly (string | number)[]): string {
-  let text = "payload";
+function pathText(path: readonly (string | number)[], root: string): string {
+  let text = root;
   for (const segment of path) {
     if (typeof segment === "number") text += `[${segment}]`;
     else text += /^[A-Za-z_$][\w$]*$/.test(segment) ? `.${segment}` : `[${JSON.stringify(segment)}]`;

@@ -4,8 +4,10 @@ import { FailureBackoff, retryDelayMs, sleep } from "./backoff.js";
 import type { Job } from "../types.js";
 import { describeThrown } from "../config/logger.js";
 import type { ClaimCompletions } from "./fetcher.js";
-import { completeJobsSql } from "../db/sql/completeJobs.js";
+import { completeJobsSql, completeJobsWithOutputSql } from "../db/sql/completeJobs.js";
 import { failJobsSql } from "../db/sql/failJobs.js";
+import { snoozeJobsSql } from "../db/sql/snoozeJobs.js";
+import { UnrecoverableError } from "../errors.js";
 
 export interface AttemptError {
   attempt: number;
@@ -26,6 +28,25 @@ export interface FailedAttempt {
   bufferedMs: number;
   delayMs: number;
   error: AttemptError;
+  /** The handler threw an UnrecoverableError: the job fails now, whatever attempts remain. */
+  final: boolean;
+}
+
+/** A completion that writes more than the state: the handler's output and/or its last progress (JSON text). */
+export interface CompletionData {
+  job: Job;
+  bufferedMs: number;
+  output: string | null;
+  progress: string | null;
+}
+
+/** A snooze as it is written: the delay, and the error recorded if the job is over its cap. */
+export interface SnoozedAttempt {
+  job: Job;
+  delayMs: number;
+  maxSnoozes: number;
+  /** Recorded (and the job failed) when it already snoozed maxSnoozes times. */
+  error: AttemptError;
 }
 
 interface Failure extends FailedAttempt {
@@ -35,7 +56,19 @@ interface Failure extends FailedAttempt {
 /** The retry delay and error record of a job's failed attempt, whatever its handler threw. */
 export function failedAttempt(job: Job, thrown: unknown, backoff: BackoffSettings, bufferedMs = 0): FailedAttempt {
   const { message, stack } = describeThrown(thrown);
-  return { job, bufferedMs, delayMs: retryDelayMs(job.attempt, backoff), error: { attempt: job.attempt, message, stack } };
+  return {
+    job,
+    bufferedMs,
+    delayMs: retryDelayMs(job.attempt, backoff),
+    error: { attempt: job.attempt, message, stack },
+    final: thrown instanceof UnrecoverableError,
+  };
+}
+
+/** A snooze of `job` by `delayMs`, for a queue that allows `maxSnoozes`. */
+export function snoozedAttempt(job: Job, delayMs: number, maxSnoozes: number): SnoozedAttempt {
+  const message = `job snoozed ${maxSnoozes} times already, the limit of queue "${job.queue}" (maxSnoozes); it fails instead of snoozing again`;
+  return { job, delayMs, maxSnoozes, error: { attempt: job.attempt, message } };
 }
 
 /** Where and as whom outcomes are written; `preparedStatements` names them (prepared once per connection). */
@@ -61,10 +94,33 @@ export async function writeFailed(
   target: OutcomeTarget,
   failures: readonly FailedAttempt[],
 ): Promise<Map<string, "retrying" | "failed">> {
-  const input = JSON.stringify(failures.map((f) => ({ id: f.job.id, delay_ms: f.delayMs, buffered_ms: f.bufferedMs, error: f.error })));
+  const input = JSON.stringify(failures.map((f) => ({ id: f.job.id, delay_ms: f.delayMs, buffered_ms: f.bufferedMs, error: f.error, final: f.final })));
   const { rows } = await target.pool.query<{ id: string; status: "retrying" | "failed" }>({
     name: target.preparedStatements ? `sidetrack_fail_${target.schema}` : undefined,
     text: failJobsSql(target.schema),
+    values: [input, target.workerId],
+  });
+  return new Map(rows.map((r) => [r.id, r.status]));
+}
+
+/** Completes jobs with their output and last progress (see completeJobsWithOutputSql). Returns the ids completed. */
+export async function writeCompletedWithData(target: OutcomeTarget, completions: readonly CompletionData[]): Promise<Set<string>> {
+  // The JSON texts were checked and measured already; they are spliced in as they are.
+  const input = `[${completions.map((c) => `{"id":${JSON.stringify(c.job.id)},"output":${c.output ?? "null"},"progress":${c.progress ?? "null"},"buffered_ms":${c.bufferedMs}}`).join(",")}]`;
+  const { rows } = await target.pool.query<{ id: string }>({
+    name: target.preparedStatements ? `sidetrack_complete_output_${target.schema}` : undefined,
+    text: completeJobsWithOutputSql(target.schema),
+    values: [input, target.workerId],
+  });
+  return new Set(rows.map((r) => r.id));
+}
+
+/** Snoozes jobs (see snoozeJobsSql). Returns each written job's new status. */
+export async function writeSnoozed(target: OutcomeTarget, snoozes: readonly SnoozedAttempt[]): Promise<Map<string, "scheduled" | "failed">> {
+  const input = JSON.stringify(snoozes.map((s) => ({ id: s.job.id, delay_ms: s.delayMs, max_snoozes: s.maxSnoozes, error: s.error })));
+  const { rows } = await target.pool.query<{ id: string; status: "scheduled" | "failed" }>({
+    name: target.preparedStatements ? `sidetrack_snooze_${target.schema}` : undefined,
+    text: snoozeJobsSql(target.schema),
     values: [input, target.workerId],
   });
   return new Map(rows.map((r) => [r.id, r.status]));
@@ -77,6 +133,8 @@ export interface CompleterOptions {
   preparedStatements: boolean;
   onCompleted: (job: Job) => void;
   onFailed: (job: Job, status: "retrying" | "failed", thrown: unknown) => void;
+  /** `failed`: the job was over its maxSnoozes; `error` says so. */
+  onSnoozed: (job: Job, status: "scheduled" | "failed", delayMs: number, error: string) => void;
   onError: (error: unknown) => void;
 }
 
@@ -88,6 +146,9 @@ export interface CompleterOptions {
  */
 export class Completer implements ClaimCompletions {
   #completed: Completion[] = [];
+  /** Completions with output or progress: never carried by the claim, which writes the state only. */
+  #completedWithData: CompletionData[] = [];
+  #snoozed: SnoozedAttempt[] = [];
   #failed: Failure[] = [];
   /** Outcomes of the write in flight: their leases are renewed too until it lands. */
   #writing: string[] = [];
@@ -106,6 +167,17 @@ export class Completer implements ClaimCompletions {
   complete(job: Job, bufferedMs = 0): void {
     this.#completed.push({ job, bufferedMs });
     if (!this.#claimsWrite) this.#kick();
+  }
+
+  /** A completion that also writes output and/or progress (JSON texts, already checked). */
+  completeWithData(completion: CompletionData): void {
+    this.#completedWithData.push(completion);
+    this.#kick();
+  }
+
+  snooze(snoozed: SnoozedAttempt): void {
+    this.#snoozed.push(snoozed);
+    this.#kick();
   }
 
   /**
@@ -128,10 +200,10 @@ export class Completer implements ClaimCompletions {
   /** The claim holding `completions` committed; `completed` are those it completed (the guard may skip some). */
   claimCommitted(completions: readonly Completion[], completed: ReadonlySet<string>): void {
     this.#inClaim = [];
-    this.#reportCompleted(completions, completed);
+    this.#reportCompleted(completions.map((c) => c.job), completed);
   }
 
-  /** The claim holding `jobs` failed: they wait for the next write. */
+  /** The claim holding `completions` failed: they wait for the next write. */
   claimFailed(completions: readonly Completion[]): void {
     this.#inClaim = [];
     this.#completed.unshift(...completions);
@@ -150,11 +222,18 @@ export class Completer implements ClaimCompletions {
 
   /** Jobs whose outcome is not written yet: waiting, or in the write in flight. */
   pendingIds(): string[] {
-    return [...this.#writing, ...this.#inClaim, ...this.#completed.map((c) => c.job.id), ...this.#failed.map((f) => f.job.id)];
+    return [
+      ...this.#writing,
+      ...this.#inClaim,
+      ...this.#completed.map((c) => c.job.id),
+      ...this.#completedWithData.map((c) => c.job.id),
+      ...this.#snoozed.map((s) => s.job.id),
+      ...this.#failed.map((f) => f.job.id),
+    ];
   }
 
   get pending(): number {
-    return this.#completed.length + this.#failed.length;
+    return this.#completed.length + this.#completedWithData.length + this.#snoozed.length + this.#failed.length;
   }
 
   /** Resolves once everything handed in so far is written (or `deadline` passes). */
@@ -179,22 +258,51 @@ export class Completer implements ClaimCompletions {
 
   async #flush(): Promise<void> {
     const completed = this.#completed.splice(0);
+    const withData = this.#completedWithData.splice(0);
+    const snoozed = this.#snoozed.splice(0);
     const failed = this.#failed.splice(0);
-    this.#writing = [...completed.map((c) => c.job.id), ...failed.map((f) => f.job.id)];
+    this.#writing = [...completed.map((c) => c.job.id), ...withData.map((c) => c.job.id), ...snoozed.map((s) => s.job.id), ...failed.map((f) => f.job.id)];
     try {
-      await this.#write(completed, failed);
+      await this.#write(completed, withData, snoozed, failed);
     } finally {
       this.#writing = [];
     }
   }
 
-  async #write(completed: Completion[], failed: Failure[]): Promise<void> {
+  /** Each kind is written in its own statement; a failed one puts back itself and what follows. */
+  async #write(completed: Completion[], withData: CompletionData[], snoozed: SnoozedAttempt[], failed: Failure[]): Promise<void> {
     try {
       if (completed.length > 0) {
-        this.#reportCompleted(completed, await writeCompleted(this.#target, completed));
+        this.#reportCompleted(completed.map((c) => c.job), await writeCompleted(this.#target, completed));
       }
     } catch (error) {
       this.#completed.unshift(...completed);
+      this.#completedWithData.unshift(...withData);
+      this.#snoozed.unshift(...snoozed);
+      this.#failed.unshift(...failed);
+      return this.#backOff(error);
+    }
+    try {
+      if (withData.length > 0) {
+        const jobs = withData.map((c) => c.job);
+        this.#reportCompleted(jobs, await writeCompletedWithData(this.#target, withData));
+      }
+    } catch (error) {
+      this.#completedWithData.unshift(...withData);
+      this.#snoozed.unshift(...snoozed);
+      this.#failed.unshift(...failed);
+      return this.#backOff(error);
+    }
+    try {
+      if (snoozed.length > 0) {
+        const status = await writeSnoozed(this.#target, snoozed);
+        for (const s of snoozed) {
+          const written = status.get(s.job.id);
+          if (written) this.options.onSnoozed(s.job, written, s.delayMs, s.error.message);
+        }
+      }
+    } catch (error) {
+      this.#snoozed.unshift(...snoozed);
       this.#failed.unshift(...failed);
       return this.#backOff(error);
     }
@@ -214,8 +322,8 @@ export class Completer implements ClaimCompletions {
   }
 
   /** Jobs missing from `done` were cancelled or rescued meanwhile: nothing to report. */
-  #reportCompleted(completions: readonly Completion[], done: ReadonlySet<string>): void {
-    for (const { job } of completions) if (done.has(job.id)) this.options.onCompleted(job);
+  #reportCompleted(jobs: readonly Job[], done: ReadonlySet<string>): void {
+    for (const job of jobs) if (done.has(job.id)) this.options.onCompleted(job);
   }
 
   async #backOff(error: unknown): Promise<void> {

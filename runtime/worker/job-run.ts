@@ -1,8 +1,10 @@
 import { JobAbortedError, JobTimeoutError, type AbortReason } from "../errors.js";
 import type { Handler, Job, JobContext } from "../types.js";
+import { SnoozeRequest } from "./snooze.js";
 
 export type Outcome =
-  | { kind: "completed" }
+  | { kind: "completed"; output?: unknown }
+  | { kind: "snoozed"; delayMs: number }
   | { kind: "failed"; thrown: unknown }
   | { kind: "aborted"; reason: Exclude<AbortReason, "timeout"> };
 
@@ -29,6 +31,8 @@ export class JobRun {
     readonly job: Job,
     readonly handler: Handler<any>,
     readonly timeoutMs: number | undefined,
+    /** Where `ctx.progress(value)` goes; ignored when unset. */
+    readonly onProgress?: (job: Job, value: unknown) => void,
   ) {
     this.done = new Promise<Outcome>((resolve) => (this.#settle = resolve));
   }
@@ -41,6 +45,9 @@ export class JobRun {
       get signal() {
         return run.#signal();
       },
+      progress(value: unknown) {
+        if (!run.#settled) run.onProgress?.(run.job, value);
+      },
     };
     let result: unknown;
     try {
@@ -51,11 +58,11 @@ export class JobRun {
     }
     if (isThenable(result)) {
       Promise.resolve(result).then(
-        () => this.#finish(COMPLETED),
+        (value) => this.#finish(resolved(value)),
         (thrown: unknown) => this.#finish({ kind: "failed", thrown }),
       );
     } else {
-      this.#finish(COMPLETED);
+      this.#finish(resolved(result));
     }
     return this.done;
   }
@@ -91,11 +98,18 @@ export class JobRun {
   }
 }
 
+/** What a handler's resolved value means: a snooze, output, or (undefined) a plain completion. */
+function resolved(value: unknown): Outcome {
+  if (value === undefined) return COMPLETED;
+  if (value instanceof SnoozeRequest) return { kind: "snoozed", delayMs: value.delayMs };
+  return { kind: "completed", output: value };
+}
+
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | null)?.then === "function";
 }
 
 /** Runs one handler to its outcome (runJob / runJobs, which have no one to abort them). */
-export function runHandler(job: Job, handler: Handler<any>, timeoutMs: number | undefined): Promise<Outcome> {
-  return new JobRun(job, handler, timeoutMs).start();
+export function runHandler(job: Job, handler: Handler<any>, timeoutMs: number | undefined, onProgress?: (job: Job, value: unknown) => void): Promise<Outcome> {
+  return new JobRun(job, handler, timeoutMs, onProgress).start();
 }

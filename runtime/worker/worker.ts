@@ -1,6 +1,6 @@
 import type pg from "pg";
 import type { ResolvedWorkerOptions, RunnableQueue } from "../config/resolve.js";
-import { Completer, failedAttempt } from "./completer.js";
+import { Completer } from "./completer.js";
 import { CronService, type CronServiceConfig } from "../cron/service.js";
 import { Fetcher, type FreeSlots } from "./fetcher.js";
 import { cancelChannel, jobsChannel } from "../config/identifiers.js";
@@ -10,9 +10,12 @@ import { pruneJobs } from "./maintenance/pruner.js";
 import { rescueExpiredLeases } from "./maintenance/rescuer.js";
 import { JobRun, type Outcome } from "./job-run.js";
 import { LockAhead } from "./lock-ahead.js";
-import type { AbortReason } from "../errors.js";
+import { SidetrackError, type AbortReason } from "../errors.js";
 import { DRAIN_DEADLINE_MS, HEARTBEAT_FLOOR_MS, HEARTBEAT_FRACTION } from "../config/defaults.js";
 import { renewLeasesSql } from "../db/sql/renewLeases.js";
+import { writeProgressSql } from "../db/sql/progressJobs.js";
+import { outcomeWrite } from "./outcomes.js";
+import { ProgressReporter } from "./progress.js";
 import { returnJobsSql } from "../db/sql/returnJobs.js";
 import type { Job, SidetrackEvents } from "../types.js";
 
@@ -40,6 +43,11 @@ export class Worker {
   /** Jobs started out of the lock-ahead buffer after waiting there, and for how long (ms). */
   readonly #bufferedMs = new Map<string, number>();
   readonly #lockAhead: LockAhead;
+  /** Jobs whose handler called ctx.progress(); made on the first call, so other jobs pay nothing. */
+  readonly #progress = new Map<string, ProgressReporter>();
+  readonly #onProgress = (job: Job, value: unknown) => this.#reportProgress(job, value);
+  /** Outcomes waiting for their job's last progress write; stop() hands them in before draining. */
+  readonly #progressFlushes = new Set<Promise<void>>();
   readonly #fetcher: Fetcher;
   readonly #completer: Completer;
   readonly #notifier: Notifier;
@@ -62,6 +70,10 @@ export class Worker {
       preparedStatements: config.preparedStatements,
       onCompleted: (job) => config.emit("job:completed", job),
       onFailed: (job, status, thrown) => config.emit(status === "failed" ? "job:failed" : "job:retrying", job, thrown),
+      onSnoozed: (job, status, delayMs, error) => {
+        if (status === "scheduled") config.emit("job:snoozed", job, delayMs);
+        else config.emit("job:failed", job, new SidetrackError(error));
+      },
       onError: onError("writing job outcomes"),
     });
     this.#fetcher = new Fetcher({
@@ -165,6 +177,7 @@ export class Worker {
     for (const id of abandoned) this.#abort(id, "shutdown");
     await Promise.allSettled([...this.#running.values()].map((r) => r.done));
     if (abandoned.length > 0) await this.#returnJobs(abandoned, "returning jobs at shutdown");
+    await Promise.allSettled([...this.#progressFlushes]);
     // Outcomes already produced are written before the leases are let go; bounded so a dead
     // database cannot hold shutdown forever (those jobs then come back through lease expiry).
     await this.#completer.drain(Date.now() + DRAIN_DEADLINE_MS);
@@ -227,7 +240,7 @@ export class Worker {
       this.#bufferedMs.set(job.id, bufferedMs);
       if (job.startedAt) job.startedAt = new Date(job.startedAt.getTime() + bufferedMs);
     }
-    const run = new JobRun(job, queue.handler, queue.timeoutMs);
+    const run = new JobRun(job, queue.handler, queue.timeoutMs, this.#onProgress);
     this.#running.set(job.id, run);
     this.#runningPerQueue.set(job.queue, (this.#runningPerQueue.get(job.queue) ?? 0) + 1);
     this.#config.emit("job:started", job);
@@ -237,20 +250,52 @@ export class Worker {
   #finish(job: Job, queue: RunnableQueue, outcome: Outcome): void {
     this.#running.delete(job.id);
     this.#runningPerQueue.set(job.queue, (this.#runningPerQueue.get(job.queue) ?? 1) - 1);
-    const bufferedMs = this.#bufferedMs.get(job.id) ?? 0;
-    if (bufferedMs > 0) this.#bufferedMs.delete(job.id);
     this.#lockAhead.completed();
-    if (outcome.kind === "completed") {
-      this.#completer.complete(job, bufferedMs);
-    } else if (outcome.kind === "failed") {
-      this.#completer.fail(failedAttempt(job, outcome.thrown, queue.backoff, bufferedMs), outcome.thrown);
-    } else if (outcome.reason === "cancelled") {
-      this.#config.emit("job:cancelled", job);
-    } else if (outcome.reason === "lease-lost") {
-      this.#config.logger.warn(`job ${job.id} (${job.queue}) lost its lease while running; its handler was aborted`);
+    const progress = this.#progress.get(job.id);
+    if (progress) {
+      this.#progress.delete(job.id);
+      // A completion carries the last progress; other outcomes are written after it lands.
+      if (outcome.kind !== "completed" && progress.pending) {
+        const flushed = progress.flush().then(() => this.#hand(job, queue, outcome, undefined));
+        this.#progressFlushes.add(flushed);
+        void flushed.finally(() => this.#progressFlushes.delete(flushed));
+      } else {
+        this.#hand(job, queue, outcome, progress.take());
+      }
+    } else {
+      this.#hand(job, queue, outcome, undefined);
     }
     this.#startBuffered();
     this.#fetcher.slotFreed();
+  }
+
+  /** Gives an outcome to the completer (or reports an abort). */
+  #hand(job: Job, queue: RunnableQueue, outcome: Outcome, progress: string | undefined): void {
+    const bufferedMs = this.#bufferedMs.get(job.id) ?? 0;
+    if (bufferedMs > 0) this.#bufferedMs.delete(job.id);
+    const write = outcomeWrite(job, queue, outcome, progress, this.#config.logger, bufferedMs);
+    if (write.kind === "completed") this.#completer.complete(job, bufferedMs);
+    else if (write.kind === "completedWithData") this.#completer.completeWithData(write.completion);
+    else if (write.kind === "snoozed") this.#completer.snooze(write.snoozed);
+    else if (write.kind === "failed") this.#completer.fail(write.attempt, write.thrown);
+    else if (outcome.kind === "aborted" && outcome.reason === "cancelled") this.#config.emit("job:cancelled", job);
+    else if (outcome.kind === "aborted" && outcome.reason === "lease-lost") {
+      this.#config.logger.warn(`job ${job.id} (${job.queue}) lost its lease while running; its handler was aborted`);
+    }
+  }
+
+  #reportProgress(job: Job, value: unknown): void {
+    let reporter = this.#progress.get(job.id);
+    if (!reporter) {
+      const { pool, schema, workerId } = this.#config;
+      reporter = new ProgressReporter(
+        job,
+        async (json) => void (await pool.query(writeProgressSql(schema), [job.id, workerId, json])),
+        (error) => this.#reportError(`writing progress of job ${job.id}`, error),
+      );
+      this.#progress.set(job.id, reporter);
+    }
+    reporter.report(value);
   }
 
   #abort(id: string, reason: AbortReason): void {

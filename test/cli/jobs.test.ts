@@ -47,6 +47,31 @@ describe("sidetrack jobs list", () => {
     expect(JSON.parse(failed.stdout).map((j: { id: string }) => j.id)).toEqual([b]);
   });
 
+  it("--tag lists only jobs with that tag; jobs show prints snoozes, tags, meta, progress and output", async () => {
+    const { rows } = await db.pool.query(
+      `insert into sidetrack.jobs (queue, payload, status, tags, meta, progress, output, snoozes, finalized_at)
+       values ('tagged', '{}', 'completed', array['billing', 'eu'], '{"requestId": "r-9"}', '{"pct": 100}', '{"url": "/done"}', 3, now()),
+              ('tagged', '{}', 'scheduled', array['other'], null, null, null, 0, null)
+       returning id::text`,
+    );
+    const [tagged, other] = rows.map((r: { id: string }) => r.id);
+    const listed = await cli("jobs", "list", "--tag", "billing", "--json");
+    expect(listed.code).toBe(0);
+    expect(JSON.parse(listed.stdout).map((j: { id: string }) => j.id)).toEqual([tagged]);
+    const table = await cli("jobs", "list", "--tag", "other");
+    expect(table.stdout).toContain(other);
+    expect(table.stdout).not.toMatch(new RegExp(`^\\s*${tagged}\\s`, "m"));
+    const shown = await cli("jobs", "show", tagged!);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/^\s+snoozes\s+3$/m);
+    expect(shown.stdout).toMatch(/^\s+tags\s+billing, eu$/m);
+    expect(shown.stdout).toContain('meta\n  {\n    "requestId": "r-9"\n  }');
+    expect(shown.stdout).toContain('progress\n  {\n    "pct": 100\n  }');
+    expect(shown.stdout).toContain('output\n  {\n    "url": "/done"\n  }');
+    const plain = await cli("jobs", "show", other!);
+    expect(plain.stdout).toContain("meta: none\nprogress: none\noutput: none");
+  });
+
   it("--limit pages, with the next page's flag on stderr", async () => {
     const r = await cli("jobs", "list", "--queue", "listA", "--limit", "1");
     expect(r.code).toBe(0);

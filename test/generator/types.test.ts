@@ -52,3 +52,37 @@ describe("generated client types", () => {
     }
   });
 });
+
+describe("generated client output types (queue<P, R>())", () => {
+  let outputDir: string;
+  beforeAll(() => {
+    outputDir = tempProject("output");
+    const result = generate({ queues: path.join(outputDir, "sidetrack.queues.ts") });
+    expect(result.diagnostics).toEqual([]);
+  });
+
+  it("compiles: the handler resolves R (or a snooze), getJob reads R back", async () => {
+    const { code, output } = await typecheck(outputDir);
+    expect(output).toBe("");
+    expect(code).toBe(0);
+  });
+
+  it("fails on exactly the marked lines without their @ts-expect-error", async () => {
+    const appFile = path.join(outputDir, "app.ts");
+    const source = fs.readFileSync(appFile, "utf8");
+    const expected = expectedErrorLines(source);
+    expect(expected).toHaveLength(2);
+    fs.writeFileSync(appFile, source.replace(/\/\/ @ts-expect-error.*$/gm, "//"));
+    try {
+      const { code, output } = await typecheck(outputDir);
+      expect(code).not.toBe(0);
+      const errors = tscErrors(output);
+      expect([...new Set(errors.map((e) => e.line))].sort((a, b) => a - b)).toEqual(expected);
+      const byLine = (line: number) => errors.filter((e) => e.line === line).map((e) => e.message).join(" / ");
+      expect(byLine(expected[0]!)).toMatch(/Promise<\{ url: string; \}>' is not assignable/);
+      expect(byLine(expected[1]!)).toMatch(/'string \| undefined' is not assignable to type 'number \| undefined'/);
+    } finally {
+      fs.writeFileSync(appFile, source);
+    }
+  });
+});

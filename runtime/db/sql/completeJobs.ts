@@ -24,3 +24,18 @@ from unnest($1::bigint[], $3::int[]) as d(id, buffered_ms)
 where j.id = d.id and j.status = 'running' and j.locked_by = $2
 returning j.id::text`;
 }
+
+/**
+ * Completes jobs whose handlers resolved a value or reported progress not yet written: the same
+ * guard and columns as completeJobsSql, plus `output` and the last `progress`. Jobs with neither
+ * take completeJobsSql or the claim (fetchJobsSql), which never read these columns.
+ * $1 JSON array of { id, output, progress, buffered_ms } (output and progress JSON, or null),
+ * $2 worker id.
+ */
+export function completeJobsWithOutputSql(schema: string): string {
+  return `update ${quoteIdent(schema)}.jobs j
+set ${COMPLETED_SET}, output = d.output, progress = coalesce(d.progress, j.progress), ${BUFFERED_START}
+from jsonb_to_recordset($1::jsonb) as d(id bigint, output jsonb, progress jsonb, buffered_ms int)
+where j.id = d.id and j.status = 'running' and j.locked_by = $2
+returning j.id::text`;
+}

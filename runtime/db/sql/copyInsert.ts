@@ -7,12 +7,13 @@ import { AFTER_NOTIFIED } from "./fragments.js";
  * transaction inserts a second batch).
  */
 export const createInsertStageSql = `create temp table if not exists sidetrack_insert_stage (
-  i integer, queue text, payload text, priority integer, run_at timestamptz, delay_ms bigint, max_attempts integer
+  i integer, queue text, payload text, priority integer, run_at timestamptz, delay_ms bigint, max_attempts integer,
+  tags text[], meta text
 ) on commit drop`;
 export const emptyInsertStageSql = "truncate pg_temp.sidetrack_insert_stage";
 
 /** COPY in CSV: fields quoted where needed, an unquoted empty field is NULL. */
-export const copyIntoInsertStageSql = `copy pg_temp.sidetrack_insert_stage (i, queue, payload, priority, run_at, delay_ms, max_attempts)
+export const copyIntoInsertStageSql = `copy pg_temp.sidetrack_insert_stage (i, queue, payload, priority, run_at, delay_ms, max_attempts, tags, meta)
 from stdin with (format csv)`;
 
 /**
@@ -22,8 +23,9 @@ from stdin with (format csv)`;
  */
 export function insertFromStageSql(schema: string): string {
   return `with inserted as (
-  insert into ${quoteIdent(schema)}.jobs (queue, payload, priority, run_at, max_attempts)
-  select queue, payload::jsonb, priority, coalesce(run_at, now() + coalesce(delay_ms, 0) * interval '1 millisecond'), max_attempts
+  insert into ${quoteIdent(schema)}.jobs (queue, payload, priority, run_at, max_attempts, tags, meta)
+  select queue, payload::jsonb, priority, coalesce(run_at, now() + coalesce(delay_ms, 0) * interval '1 millisecond'), max_attempts,
+         tags, meta::jsonb
   from pg_temp.sidetrack_insert_stage
   order by i
   returning id, queue, run_at, inserted_at

@@ -51,10 +51,30 @@ export const CLAIMED_COLUMNS = `j.id::text as id, j.queue, j.payload::text as pa
   (extract(epoch from j.inserted_at) * 1000)::float8 as inserted_at_ms,
   (extract(epoch from j.started_at) * 1000)::float8 as started_at_ms,
   (extract(epoch from j.locked_until) * 1000)::float8 as locked_until_ms,
-  case when j.attempt > 1 then j.errors::text end as errors`;
+  case when j.attempt > 1 then j.errors::text end as errors,
+  j.snoozes, j.tags, j.meta::text as meta`;
 
 /** One null per column of CLAIMED_COLUMNS: the claim's extra row that carries no job. */
-export const NO_CLAIMED_COLUMNS = `null, null, null, null, null, null, null, null, null, null, null, null, null`;
+export const NO_CLAIMED_COLUMNS = `null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null`;
+
+/**
+ * What a duplicate insert does to the live job it conflicts with (`j`, in the insert's ON CONFLICT
+ * DO UPDATE; the row's mode is read from the statement's `first_of_key`, which has one row per key:
+ * DO UPDATE takes no FROM clause, so the lookup is repeated per column, on conflicts only).
+ * "keep": nothing (the no-op assignment only locks and returns the job). "replace" (debounce): a
+ * scheduled or retrying job takes the new payload, run_at, priority, max_attempts, tags and meta.
+ * "extend" (debounce): its run_at moves to the new one when that is later; the rest stays. A
+ * running job is left alone whatever the mode.
+ */
+export const DUPLICATE_SET = `unique_key = excluded.unique_key,
+      payload = case when j.status <> 'running' and (select f.on_duplicate from first_of_key f where f.queue = excluded.queue and f.unique_key = excluded.unique_key) = 'replace' then excluded.payload else j.payload end,
+      priority = case when j.status <> 'running' and (select f.on_duplicate from first_of_key f where f.queue = excluded.queue and f.unique_key = excluded.unique_key) = 'replace' then excluded.priority else j.priority end,
+      max_attempts = case when j.status <> 'running' and (select f.on_duplicate from first_of_key f where f.queue = excluded.queue and f.unique_key = excluded.unique_key) = 'replace' then excluded.max_attempts else j.max_attempts end,
+      tags = case when j.status <> 'running' and (select f.on_duplicate from first_of_key f where f.queue = excluded.queue and f.unique_key = excluded.unique_key) = 'replace' then excluded.tags else j.tags end,
+      meta = case when j.status <> 'running' and (select f.on_duplicate from first_of_key f where f.queue = excluded.queue and f.unique_key = excluded.unique_key) = 'replace' then excluded.meta else j.meta end,
+      run_at = case when j.status <> 'running' and (select f.on_duplicate from first_of_key f where f.queue = excluded.queue and f.unique_key = excluded.unique_key) = 'replace' then excluded.run_at
+                    when j.status <> 'running' and (select f.on_duplicate from first_of_key f where f.queue = excluded.queue and f.unique_key = excluded.unique_key) = 'extend' then greatest(j.run_at, excluded.run_at)
+                    else j.run_at end`;
 
 /** The filter every job page and bulk action shares. $1 queue, $2 status, $3 text in the payload or an id. */
 export const JOB_FILTER = `($1::text is null or j.queue = $1) and ($2::text is null or j.status = $2)

@@ -1,9 +1,10 @@
 import { quoteIdent } from "../../config/identifiers.js";
-import { AFTER_NOTIFIED, LIVE_STATUS_LIST, rowJson } from "./fragments.js";
+import { AFTER_NOTIFIED, DUPLICATE_SET, LIVE_STATUS_LIST, rowJson } from "./fragments.js";
 
 /**
  * Inserts a batch of jobs in one statement and notifies listeners (delivered at commit).
- * $1: JSON array of { i, queue, payload, priority, run_at, delay_ms, max_attempts, unique_key }.
+ * $1: JSON array of { i, queue, payload, priority, run_at, delay_ms, max_attempts, unique_key, tags,
+ *     meta, on_duplicate, unique_for_ms }.
  * $2: the notify channel.
  * $3: JSON array of the distinct queues of the rows without a unique key (all of them are
  *     inserted, so the caller knows whom to notify without the statement collecting the
@@ -19,35 +20,47 @@ import { AFTER_NOTIFIED, LIVE_STATUS_LIST, rowJson } from "./fragments.js";
  * a live job takes that job (DO UPDATE locks and returns it even when it was committed after
  * this statement's snapshot, which DO NOTHING + SELECT would miss). `inserted` tells new rows
  * (xmax = 0) from existing ones, whose full JSON is returned since they may differ from input.
+ * A conflict updates the live job as the row's `on_duplicate` says (DUPLICATE_SET); a key held by
+ * a finished job inside its uniqueFor window (`held`) inserts nothing and returns that job.
  */
 export function insertJobsSql(schema: string): string {
   const jobs = `${quoteIdent(schema)}.jobs`;
   return `with input as (
   select * from jsonb_to_recordset($1::jsonb) as x(
     i integer, queue text, payload jsonb, priority integer, run_at timestamptz,
-    delay_ms bigint, max_attempts integer, unique_key text)
+    delay_ms bigint, max_attempts integer, unique_key text, tags text[], meta jsonb,
+    on_duplicate text, unique_for_ms bigint)
 ), plain as (
-  insert into ${jobs} (queue, payload, priority, run_at, max_attempts)
+  insert into ${jobs} (queue, payload, priority, run_at, max_attempts, tags, meta)
   select queue, coalesce(payload, 'null'::jsonb), priority,
-         coalesce(run_at, now() + coalesce(delay_ms, 0) * interval '1 millisecond'), max_attempts
+         coalesce(run_at, now() + coalesce(delay_ms, 0) * interval '1 millisecond'), max_attempts, tags, meta
   from input where unique_key is null
   order by i
   returning id, queue, run_at, inserted_at
 ), first_of_key as (
   select distinct on (queue, unique_key) * from input where unique_key is not null
   order by queue, unique_key, i
+), held as (
+  -- uniqueFor: a finished job whose window has not ended still holds its key (throttle), whatever
+  -- this insert's own uniqueFor; only jobs inserted with one are in jobs_unique_until_idx.
+  select distinct on (j.queue, j.unique_key) j.*
+  from first_of_key x join ${jobs} j on j.queue = x.queue and j.unique_key = x.unique_key
+  where j.unique_until > now() and j.status not in ${LIVE_STATUS_LIST}
+  order by j.queue, j.unique_key, j.id desc
 ), keyed as (
-  insert into ${jobs} (queue, payload, priority, run_at, max_attempts, unique_key)
+  insert into ${jobs} as j (queue, payload, priority, run_at, max_attempts, unique_key, tags, meta, unique_until)
   select queue, coalesce(payload, 'null'::jsonb), priority,
          coalesce(run_at, now() + coalesce(delay_ms, 0) * interval '1 millisecond'),
-         max_attempts, unique_key
-  from first_of_key
+         max_attempts, unique_key, tags, meta, now() + unique_for_ms * interval '1 millisecond'
+  from first_of_key x
+  where not exists (select 1 from held h where h.queue = x.queue and h.unique_key = x.unique_key)
   -- Key order, not input order: concurrent batches sharing keys then take the index's locks in
   -- the same order and cannot deadlock. Keyed rows are matched back by key, so order is free.
   order by queue, unique_key
   on conflict (queue, unique_key)
     where unique_key is not null and status in ${LIVE_STATUS_LIST}
-    do update set unique_key = excluded.unique_key
+    -- A running job is never rewritten; a waiting one takes what its duplicate's onDuplicate says.
+    do update set ${DUPLICATE_SET}
   returning *, (xmax = 0) as inserted
 ), notified as (
   select pg_notify($2, queue)
@@ -58,5 +71,18 @@ select id::text as id, (extract(epoch from run_at) * 1000)::float8 as run_at_ms,
 from plain where ${AFTER_NOTIFIED}
 union all
 select null, null, null, ${rowJson("keyed")}, keyed.inserted
-from keyed where ${AFTER_NOTIFIED}`;
+from keyed where ${AFTER_NOTIFIED}
+union all
+select null, null, null, ${rowJson("held")}, false
+from held where ${AFTER_NOTIFIED}`;
+}
+
+/**
+ * Moves the unique key off a running job, so a "replace" duplicate can schedule a new job after
+ * it: the running job is otherwise left as it is and finishes (or retries) without the key.
+ * $1 id, $2 the key it holds.
+ */
+export function releaseUniqueKeySql(schema: string): string {
+  return `update ${quoteIdent(schema)}.jobs set unique_key = null
+where id = $1::bigint and status = 'running' and unique_key = $2`;
 }
