@@ -41,6 +41,11 @@ export interface Job<Payload = unknown, Queue extends string = string> {
   lockedUntil: Date | null;
   errors: JobError[];
   uniqueKey: string | null;
+  /**
+   * Metadata that is not the payload; keys starting with "sidetrack." are reserved
+   * ("sidetrack.trace": the W3C trace context of the insert). Set on jobs a worker claims.
+   */
+  meta?: Record<string, unknown> | null;
 }
 
 /** What an insert returns: the job, and whether it already existed (a `uniqueKey` match). */

@@ -50,6 +50,8 @@ export interface ResolvedWorkerOptions {
   /** Name the hot statements so each connection prepares them once (off behind PgBouncer). */
   preparedStatements: boolean;
   logger: Logger;
+  /** How each attempt's CONSUMER span relates to the insert's PRODUCER span. */
+  tracing: { parent: "link" | "producer" };
   /** The queues that have a handler (and pass `onlyQueues`): what start() and runJob(s) run. */
   queues: Map<string, RunnableQueue>;
 }
@@ -99,6 +101,7 @@ export function resolveWorkerOptions(
     throw new SidetrackValidationError(`workerId must be a non-empty string, got ${show(options.workerId)}`, undefined, "workerId");
   }
   return {
+    tracing: resolveTracing(options.tracing),
     workerId: options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`,
     concurrency,
     pollIntervalMs: duration(options.pollInterval, D.POLL_INTERVAL_DEFAULT_MS, "pollInterval", D.POLL_INTERVAL_MIN_MS),
@@ -152,6 +155,17 @@ export function checkQueueOptions(name: string, queue: unknown): void {
     for (const [key, value] of Object.entries(q.backoff as object)) problem(`backoff.${key}`, durationProblem(value));
   }
   if (q.cron !== undefined) problem("cron", objectProblem(q.cron, CRON_KEYS));
+}
+
+function resolveTracing(tracing: WorkerOptions["tracing"]): ResolvedWorkerOptions["tracing"] {
+  if (tracing === undefined) return { parent: D.TRACE_PARENT_DEFAULT };
+  const problem = objectProblem(tracing, ["parent"]);
+  if (problem) throw new SidetrackValidationError(`tracing ${problem}`, undefined, "tracing");
+  const parent = tracing.parent ?? D.TRACE_PARENT_DEFAULT;
+  if (parent !== "link" && parent !== "producer") {
+    throw new SidetrackValidationError(`tracing.parent must be "link" or "producer", got ${show(parent)}`, undefined, "tracing.parent");
+  }
+  return { parent };
 }
 
 function resolveRetention(r: RetentionOptions): RetentionMs {

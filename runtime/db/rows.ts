@@ -65,6 +65,7 @@ export interface ClaimedRow {
   started_at_ms: number;
   locked_until_ms: number;
   errors: string | null;
+  meta: string | null;
 }
 
 /** A job as its handler sees it, from a claim's row. */
@@ -89,6 +90,7 @@ export function parseClaimedJob(r: ClaimedRow): Job {
     lockedUntil: new Date(r.locked_until_ms),
     errors,
     uniqueKey: r.unique_key,
+    meta: r.meta === null ? null : (JSON.parse(r.meta) as Record<string, unknown>),
   };
 }
 

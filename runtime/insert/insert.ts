@@ -10,6 +10,9 @@ import type { InsertedJob, Job } from "../types.js";
 import { assertJsonPayload, checkText } from "./payload.js";
 import type { QueueOptions } from "../config/queue-options.js";
 import { insertJobsSql } from "../db/sql/insertJobs.js";
+import { countJobs } from "../telemetry/metrics.js";
+import { loadOtel, otelSettled } from "../telemetry/otel.js";
+import { endProducer, startProducer, TRACE_META_KEY, withProducer } from "../telemetry/tracing.js";
 
 /** Options of one insert. Anything unset falls back to the queue's options, then to the defaults. */
 export interface InsertOptions {
@@ -36,6 +39,8 @@ export interface InsertRow {
   delay_ms: number | null;
   max_attempts: number;
   unique_key: string | null;
+  /** The job's meta; telemetry adds the insert's trace context under "sidetrack.trace". */
+  meta: Record<string, unknown> | null;
 }
 
 export interface InsertLimits {
@@ -124,6 +129,7 @@ export function prepareInsert(
     delay_ms: delayMs,
     max_attempts: maxAttempts,
     unique_key: uniqueKey,
+    meta: null,
   };
 }
 
@@ -150,6 +156,38 @@ export function uniqueKeyFromPayload(queue: string, fields: readonly string[], p
  */
 export async function insertRows<P = unknown>(db: DbClient, schema: string, rows: InsertRow[]): Promise<InsertedJob<P>[]> {
   if (rows.length === 0) return [];
+  if (!otelSettled()) await loadOtel();
+  const producer = startProducer(rows[0]!.queue, rows.length);
+  if (!producer) return counted(await writeRows<P>(db, schema, rows));
+  for (const row of rows) row.meta = { ...row.meta, [TRACE_META_KEY]: producer.trace };
+  try {
+    const jobs = await withProducer(producer, () => writeRows<P>(db, schema, rows));
+    endProducer(producer, jobs.map((j) => j.id));
+    return counted(jobs);
+  } catch (error) {
+    endProducer(producer, undefined, error);
+    throw error;
+  }
+}
+
+/** Counts the jobs an insert created (not the duplicates it found) for the metrics. */
+function counted<P>(jobs: InsertedJob<P>[]): InsertedJob<P>[] {
+  let queue = jobs[0]?.queue;
+  let n = 0;
+  for (const job of jobs) {
+    if (job.duplicate) continue;
+    if (job.queue !== queue) {
+      countJobs("inserted", queue!, n);
+      queue = job.queue;
+      n = 0;
+    }
+    n++;
+  }
+  if (queue !== undefined) countJobs("inserted", queue, n);
+  return jobs;
+}
+
+async function writeRows<P>(db: DbClient, schema: string, rows: InsertRow[]): Promise<InsertedJob<P>[]> {
   const plainQueues = [...new Set(rows.filter((r) => r.unique_key === null).map((r) => r.queue))];
   let result: ResultRow[];
   try {
@@ -208,7 +246,7 @@ function statementInput(rows: InsertRow[]): string {
     (row, i) =>
       `{"i":${i},"queue":${JSON.stringify(row.queue)},"payload":${row.payloadJson},"priority":${row.priority},` +
       `"run_at":${JSON.stringify(row.run_at)},"delay_ms":${row.delay_ms},"max_attempts":${row.max_attempts},` +
-      `"unique_key":${JSON.stringify(row.unique_key)}}`,
+      `"unique_key":${JSON.stringify(row.unique_key)},"meta":${JSON.stringify(row.meta)}}`,
   );
   return `[${parts.join(",")}]`;
 }
@@ -234,6 +272,7 @@ function newJob<P>(row: InsertRow, r: ResultRow): InsertedJob<P> {
     lockedUntil: null,
     errors: [],
     uniqueKey: null,
+    meta: row.meta,
     duplicate: false,
   };
 }

@@ -14,6 +14,11 @@ import { DRAIN_DEADLINE_MS, HEARTBEAT_FLOOR_MS, HEARTBEAT_FRACTION } from "../co
 import { renewLeasesSql } from "../db/sql/renewLeases.js";
 import { returnJobsSql } from "../db/sql/returnJobs.js";
 import type { Job, SidetrackEvents } from "../types.js";
+import { describeThrown } from "../config/logger.js";
+import { gauges, countJobs } from "../telemetry/metrics.js";
+import { loadOtel } from "../telemetry/otel.js";
+import { failureOutcome, RunTelemetry } from "../telemetry/run.js";
+import { jobLogFields } from "../telemetry/log-fields.js";
 
 /** A worker: the resolved options, where it works, and whom it tells. */
 export interface WorkerConfig extends ResolvedWorkerOptions {
@@ -87,7 +92,12 @@ export class Worker {
       config.rescueIntervalMs,
       async () => {
         for (const r of await rescueExpiredLeases(pool, schema)) {
-          config.logger.warn(`rescued job ${r.id} (${r.queue}) whose worker lost its lease: now ${r.status}`);
+          countJobs("rescued", r.queue);
+          config.logger.warn(`rescued job ${r.id} (${r.queue}) whose worker lost its lease: now ${r.status}`, {
+            jobId: r.id,
+            queue: r.queue,
+            workerId,
+          });
           config.emit("job:rescued", r.id, r.status);
         }
       },
@@ -112,6 +122,9 @@ export class Worker {
   async start(): Promise<void> {
     if (this.#state !== "idle") throw new Error(`worker already ${this.#state}`);
     this.#state = "running";
+    // Before the first claim, so the first job's span and metrics already see the API.
+    await loadOtel();
+    gauges.add(this.#config.schema, this.#config.pool);
     await this.#notifier.start();
     this.#fetcher.start();
     this.#heartbeat.start();
@@ -154,6 +167,7 @@ export class Worker {
     // database cannot hold shutdown forever (those jobs then come back through lease expiry).
     await this.#completer.drain(Date.now() + DRAIN_DEADLINE_MS);
     await Promise.all([this.#heartbeat.stop(), this.#rescuer.stop(), this.#pruner?.stop(), this.#notifier.stop()]);
+    gauges.remove(this.#config.schema, this.#config.pool);
     this.#state = "stopped";
   }
 
@@ -176,24 +190,39 @@ export class Worker {
   #start(job: Job): void {
     const queue = this.#config.queues.get(job.queue);
     if (!queue) return; // cannot happen: the fetch only names our queues
-    const run = new JobRun(job, queue.handler, queue.timeoutMs);
+    const telemetry = new RunTelemetry(job, this.#config.tracing.parent, this.#config.workerId);
+    const run = new JobRun(job, telemetry.handler(queue.handler), queue.timeoutMs);
     this.#running.set(job.id, run);
     this.#runningPerQueue.set(job.queue, (this.#runningPerQueue.get(job.queue) ?? 0) + 1);
     this.#config.emit("job:started", job);
-    void run.start().then((outcome) => this.#finish(job, queue, outcome));
+    void run.start().then((outcome) => this.#finish(job, queue, outcome, telemetry));
   }
 
-  #finish(job: Job, queue: RunnableQueue, outcome: Outcome): void {
+  #finish(job: Job, queue: RunnableQueue, outcome: Outcome, telemetry: RunTelemetry): void {
     this.#running.delete(job.id);
     this.#runningPerQueue.set(job.queue, (this.#runningPerQueue.get(job.queue) ?? 1) - 1);
     if (outcome.kind === "completed") {
+      telemetry.finish("completed");
       this.#completer.complete(job);
     } else if (outcome.kind === "failed") {
+      const next = failureOutcome(job);
+      telemetry.finish(next, outcome.thrown);
+      this.#config.logger.warn(`job ${job.id} (${job.queue}) attempt ${job.attempt} of ${job.maxAttempts} failed: ${describeThrown(outcome.thrown).message}; ${next}`, {
+        ...jobLogFields(job, this.#config.workerId, telemetry.traceId),
+        outcome: next,
+      });
       this.#completer.fail(failedAttempt(job, outcome.thrown, queue.backoff), outcome.thrown);
     } else if (outcome.reason === "cancelled") {
+      telemetry.finish("cancelled");
       this.#config.emit("job:cancelled", job);
-    } else if (outcome.reason === "lease-lost") {
-      this.#config.logger.warn(`job ${job.id} (${job.queue}) lost its lease while running; its handler was aborted`);
+    } else {
+      telemetry.finish("aborted");
+      if (outcome.reason === "lease-lost") {
+        this.#config.logger.warn(
+          `job ${job.id} (${job.queue}) lost its lease while running; its handler was aborted`,
+          jobLogFields(job, this.#config.workerId, telemetry.traceId),
+        );
+      }
     }
     this.#fetcher.slotFreed();
   }

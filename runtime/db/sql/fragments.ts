@@ -51,7 +51,7 @@ export const CLAIMED_COLUMNS = `j.id::text as id, j.queue, j.payload::text as pa
   (extract(epoch from j.inserted_at) * 1000)::float8 as inserted_at_ms,
   (extract(epoch from j.started_at) * 1000)::float8 as started_at_ms,
   (extract(epoch from j.locked_until) * 1000)::float8 as locked_until_ms,
-  case when j.attempt > 1 then j.errors::text end as errors`;
+  case when j.attempt > 1 then j.errors::text end as errors, j.meta::text as meta`;
 
 /** One null per column of CLAIMED_COLUMNS: the claim's extra row that carries no job. */
-export const NO_CLAIMED_COLUMNS = `null, null, null, null, null, null, null, null, null, null, null, null, null`;
+export const NO_CLAIMED_COLUMNS = `null, null, null, null, null, null, null, null, null, null, null, null, null, null`;
