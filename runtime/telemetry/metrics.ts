@@ -69,8 +69,8 @@ function observeGauges(meter: Meter): void {
     description: "Age of the oldest job a worker may claim now",
   });
   meter.addBatchObservableCallback(
-    (result) => {
-      gauges.want();
+    async (result) => {
+      await gauges.want();
       for (const row of registry.gaugeRows()) {
         result.observe(jobs, row.count, { "messaging.destination.name": row.queue, "sidetrack.job.state": row.state });
       }
