@@ -53,7 +53,7 @@ interface Producer {
  */
 export function startProducer(queue: string, count: number): Producer | undefined {
   const api = otel();
-  if (!api) return undefined;
+  if (!api || !tracerRegistered(api)) return undefined;
   const parent = api.context.active();
   const span = api.trace.getTracer(INSTRUMENTATION_NAME).startSpan(
     `send ${queue}`,
@@ -97,7 +97,7 @@ export interface Consumer {
  */
 export function startConsumer(job: Job, parentMode: TraceParent, workerId: string): Consumer | undefined {
   const api = otel();
-  if (!api) return undefined;
+  if (!api || !tracerRegistered(api)) return undefined;
   const producer = producerContext(job);
   const parent = producer && parentMode === "producer" ? api.trace.setSpanContext(api.ROOT_CONTEXT, producer) : api.ROOT_CONTEXT;
   const span = api.trace.getTracer(INSTRUMENTATION_NAME).startSpan(
@@ -127,6 +127,16 @@ export function endConsumer(consumer: Consumer, outcome: RunOutcome, thrown?: un
   consumer.span.setAttribute(ATTR.outcome, outcome);
   if (thrown !== undefined) recordError(consumer.span, thrown);
   consumer.span.end();
+}
+
+/**
+ * False while no SDK is registered: the global provider is then the API's proxy without a
+ * delegate, and every span would be a no-op. Checked first so that, with the API installed but
+ * unused, a job costs no span, attribute object or trace-context parsing.
+ */
+function tracerRegistered(api: NonNullable<ReturnType<typeof otel>>): boolean {
+  const provider = api.trace.getTracerProvider();
+  return !(provider instanceof api.ProxyTracerProvider) || provider.getDelegateTracer(INSTRUMENTATION_NAME) !== undefined;
 }
 
 function recordError(span: Span, thrown: unknown): void {
