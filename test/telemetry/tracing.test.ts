@@ -25,8 +25,11 @@ import { ATTR } from "../../runtime/telemetry/tracing.js";
 import { PrismaClient } from "../fixtures/prisma/generated/client.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { nextEvent } from "../support/events.js";
+import { spawnWorker } from "../support/processes.js";
 
-type Queues = { linked: { email: string }; parented: { email: string }; flaky: { n: number } };
+const otelWorkerScript = new URL("../support/otel-worker-process.ts", import.meta.url).pathname;
+
+type Queues = { linked: { email: string }; parented: { email: string }; flaky: { n: number }; remote: { email: string } };
 
 const exporter = new InMemorySpanExporter();
 const tracer = trace.getTracer("test");
@@ -61,7 +64,7 @@ beforeAll(async () => {
   prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: db.url }) });
   const connection = { databaseOptions: { connectionString: db.url, max: 3 }, handleSignals: false, pollInterval: 100 };
   // The producer knows the queues but runs none: the jobs cross to the worker instances through the database.
-  producer = new Sidetrack<Queues>({ ...connection, queues: { linked: {}, parented: {}, flaky: { maxAttempts: 2 } } });
+  producer = new Sidetrack<Queues>({ ...connection, queues: { linked: {}, parented: {}, flaky: { maxAttempts: 2 }, remote: {} } });
   const logger = pinoLogger(pino({ level: "debug" }, { write: (line: string) => void logLines.push(JSON.parse(line)) }));
   linkWorker = new Sidetrack<Queues>({
     ...connection,
@@ -69,6 +72,7 @@ beforeAll(async () => {
     queues: {
       linked: { handler: (job) => record(job.id) },
       parented: {},
+      remote: {},
       flaky: {
         maxAttempts: 2,
         backoff: { base: 1, max: 1 },
@@ -82,7 +86,7 @@ beforeAll(async () => {
   parentWorker = new Sidetrack<Queues>({
     ...connection,
     tracing: { parent: "producer" },
-    queues: { linked: {}, parented: { handler: (job) => record(job.id) }, flaky: {} },
+    queues: { linked: {}, parented: { handler: (job) => record(job.id) }, flaky: {}, remote: {} },
   });
   await linkWorker.start();
   await parentWorker.start();
@@ -227,6 +231,41 @@ describe("trace propagation from an HTTP request to a worker of another instance
     const { rows } = await db.pool.query("select meta from sidetrack.jobs where id = any($1::bigint[])", [jobs.map((j) => j.id)]);
     expect(new Set(rows.map((r) => r.meta[TRACE_META_KEY].traceparent))).toEqual(new Set([`00-${send.spanContext().traceId}-${send.spanContext().spanId}-01`]));
   });
+});
+
+describe("trace propagation to a worker in another process", () => {
+  for (const parent of ["link", "producer"] as const) {
+    it(`carries the producer's trace id to the child's consumer span (${parent})`, async () => {
+      const child = spawnWorker({ DATABASE_URL: db.url, PARENT: parent }, otelWorkerScript);
+      try {
+        await child.waitForLine(/^ready$/);
+        const http = await request("remote");
+        const line = await child.waitForLine(new RegExp(`^span .*"messaging\\.message\\.id":"${http.jobId}"`));
+        const consumer = JSON.parse(line.slice("span ".length)) as {
+          name: string; kind: number; traceId: string; spanId: string; parentSpanId?: string; links: { traceId: string; spanId: string }[];
+          attributes: Record<string, unknown>;
+        };
+        const send = spans().find((s) => s.kind === SpanKind.PRODUCER && s.attributes[ATTR_MESSAGING_MESSAGE_ID] === http.jobId)!;
+        expect(send.spanContext().traceId).toBe(http.traceId);
+        expect(consumer.name).toBe("process remote");
+        expect(consumer.kind).toBe(SpanKind.CONSUMER);
+        expect(consumer.attributes["sidetrack.job.outcome"]).toBe("completed");
+        if (parent === "link") {
+          expect(consumer.traceId).not.toBe(http.traceId);
+          expect(consumer.links).toEqual([{ traceId: http.traceId, spanId: send.spanContext().spanId }]);
+        } else {
+          expect(consumer.traceId).toBe(http.traceId);
+          expect(consumer.parentSpanId).toBe(send.spanContext().spanId);
+          expect(consumer.links).toEqual([]);
+        }
+        // The handler in the child ran inside that consumer span.
+        expect(await handlerRuns(http.jobId)).toEqual([{ trace_id: consumer.traceId, span_id: consumer.spanId }]);
+      } finally {
+        child.child.kill("SIGTERM");
+        await child.exited;
+      }
+    });
+  }
 });
 
 describe("tracing option", () => {
