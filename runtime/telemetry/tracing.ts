@@ -5,40 +5,10 @@
 // handler runs so its own spans are its children. Nothing here runs without @opentelemetry/api.
 import type { Context, Span, SpanContext } from "@opentelemetry/api";
 import type { Job } from "../types.js";
+import { ATTR, MESSAGING_SYSTEM, TRACE_META_KEY, type RunOutcome, type StoredTrace, type TraceParent } from "./names.js";
 import { INSTRUMENTATION_NAME, otel } from "./otel.js";
 
-/** The reserved meta key holding the trace context of the insert that created a job. */
-export const TRACE_META_KEY = "sidetrack.trace";
-
-/** How a consumer span relates to its producer: "link" (River's choice) or "producer" as parent (BullMQ's). */
-export type TraceParent = "link" | "producer";
-
-/** Attribute names, from the messaging semantic conventions where one exists. */
-export const ATTR = {
-  system: "messaging.system",
-  operationName: "messaging.operation.name",
-  operationType: "messaging.operation.type",
-  destination: "messaging.destination.name",
-  messageId: "messaging.message.id",
-  batchCount: "messaging.batch.message_count",
-  consumerGroup: "messaging.consumer.group.name",
-  errorType: "error.type",
-  attempt: "sidetrack.job.attempt",
-  maxAttempts: "sidetrack.job.max_attempts",
-  outcome: "sidetrack.job.outcome",
-  workerId: "sidetrack.worker.id",
-} as const;
-
-export const MESSAGING_SYSTEM = "sidetrack";
-
-/** What an attempt came to, as the consumer span's `sidetrack.job.outcome` and the counters say it. */
-export type RunOutcome = "completed" | "retrying" | "failed" | "cancelled" | "aborted" | "snoozed";
-
-/** A W3C trace context as stored in a job's meta. */
-export interface StoredTrace {
-  traceparent: string;
-  tracestate?: string;
-}
+export { ATTR, TRACE_META_KEY, type RunOutcome, type TraceParent } from "./names.js";
 
 interface Producer {
   span: Span;
