@@ -11,6 +11,13 @@ export const sidetrackOtel: Contender = {
   ...sidetrack,
   name: "sidetrack (OTel SDK recording)",
   burnDownOnly: true,
+  async reset(url) {
+    // Fails the row at once (in the bench process) when the SDK is not installed, rather than
+    // in every worker process.
+    await import("@opentelemetry/api");
+    await import("@opentelemetry/sdk-trace-base");
+    return sidetrack.reset(url);
+  },
   async startWorker(url, concurrency, onJob) {
     const { metrics, trace } = await import("@opentelemetry/api");
     const { MeterProvider, MetricReader } = await import("@opentelemetry/sdk-metrics");
