@@ -10,6 +10,11 @@ export type { WorkerOptions, RetentionOptions } from "./config/worker-options.js
 export type { Duration } from "./config/duration.js";
 export { DEFAULT_SCHEMA } from "./config/identifiers.js";
 export { consoleLogger } from "./config/logger.js";
+export { metricsHandler, prometheusText, PROMETHEUS_CONTENT_TYPE } from "./telemetry/prometheus.js";
+export { pinoLogger } from "./telemetry/pino.js";
+export type { PinoLike } from "./telemetry/pino.js";
+export { TRACE_META_KEY } from "./telemetry/names.js";
+export type { RunOutcome, TraceParent, StoredTrace } from "./telemetry/names.js";
 export { usePg } from "./db/clients.js";
 export type { DbClient, AnyDbClient, PgQueryable, PrismaQueryable, UsePgOptions } from "./db/clients.js";
 export { runMigrations, migrationStatus } from "./db/migrate.js";

@@ -48,6 +48,22 @@ describe("import direction", () => {
     expect(crossings("runtime/cron", ["runtime/client"])).toEqual([]);
   });
 
+  it("telemetry/ is called by the engine, never calls into it", () => {
+    expect(crossings("runtime/telemetry", ["runtime/client", "runtime/worker", "runtime/insert", "runtime/cron"])).toEqual([]);
+  });
+
+  it("runtime/ imports @opentelemetry only as types (the API is loaded by telemetry/otel.ts if installed)", () => {
+    const valueImports = files("runtime").flatMap((file) =>
+      [...readFileSync(join(root, file), "utf8").matchAll(/(?:^|\n)\s*(import|export)\s+(?!type\s)[^"';]*?from\s*["'](@opentelemetry\/[^"']+)["']/g)].map(
+        (m) => `${file} imports ${m[2]}`,
+      ),
+    );
+    expect(valueImports).toEqual([]);
+    // The check sees a value import, and lets a type import through.
+    const probe = 'import type { Span } from "@opentelemetry/api";\nimport { trace } from "@opentelemetry/api";';
+    expect([...probe.matchAll(/(?:^|\n)\s*(import|export)\s+(?!type\s)[^"';]*?from\s*["'](@opentelemetry\/[^"']+)["']/g)]).toHaveLength(1);
+  });
+
   it("cli/ uses runtime functions, never runtime's SQL", () => {
     expect(crossings("cli", ["runtime/db/sql"])).toEqual([]);
   });

@@ -5,9 +5,12 @@ import { floor } from "./floor.js";
 import { graphile } from "./graphile.js";
 import { pgboss } from "./pgboss.js";
 import { sidetrack } from "./sidetrack.js";
+import { sidetrackOtel } from "./sidetrack-otel.js";
 
 export const contenders: Record<string, Contender> = {
   sidetrack,
+  // Every attempt traced and metered by a recording OpenTelemetry SDK (docs/observability.md).
+  "sidetrack (OTel SDK recording)": sidetrackOtel,
   "graphile-worker": graphile,
   "pg-boss": pgboss,
   "bullmq (Redis)": bullmq,

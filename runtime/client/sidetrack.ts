@@ -24,6 +24,7 @@ import { SidetrackValidationError } from "../errors.js";
 import { insertRows, prepareInsert, type InsertOptions } from "../insert/insert.js";
 import type { CronSchedule, Handler, InsertedJob, Job, ScheduleCronOptions, SidetrackEvents } from "../types.js";
 import { Worker } from "../worker/worker.js";
+import { loadOtel } from "../telemetry/otel.js";
 import { cancelJob, getJob, listJobs, type ListJobsFilter } from "./jobs.js";
 import { runJobInline, runJobsInline, type InlineContext } from "./run-inline.js";
 import { handleStopSignals } from "./signals.js";
@@ -120,6 +121,8 @@ export class Sidetrack<Queues extends Record<string, unknown>> {
     const given = config.databaseOptions?.pool;
     this.#pool = given;
     this.#ownsPool = !given;
+    // Starts importing @opentelemetry/api if installed, so the first insert need not wait for it.
+    void loadOtel();
   }
 
   /** The pool Sidetrack uses when no dbClient is given; created on first use. */

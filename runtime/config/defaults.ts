@@ -155,3 +155,17 @@ export const DASHBOARD_MATCH_COUNT_CAP = 1_000;
 export const DASHBOARD_BULK_BATCH = 200;
 /** Jobs per page of the jobs list. */
 export const DASHBOARD_PAGE_SIZE = 50;
+
+/**
+ * How often the telemetry gauges (jobs per queue and state, oldest ready job's age) are read,
+ * in ms: one grouped query over the unfinished jobs, 15 s being Prometheus's usual scrape
+ * interval. The poll starts only once a reader or scrape asks for the gauges.
+ */
+export const GAUGE_POLL_INTERVAL_MS = 15_000;
+
+/**
+ * A job's CONSUMER span links to its PRODUCER span rather than being its child: a job may run
+ * hours after the request that inserted it, and a parented trace would then span hours and
+ * mix retries into one tree. Links keep each attempt its own trace, reachable from the insert.
+ */
+export const TRACE_PARENT_DEFAULT: "link" | "producer" = "link";

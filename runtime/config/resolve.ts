@@ -56,6 +56,8 @@ export interface ResolvedWorkerOptions {
   /** Name the hot statements so each connection prepares them once (off behind PgBouncer). */
   preparedStatements: boolean;
   logger: Logger;
+  /** How each attempt's CONSUMER span relates to the insert's PRODUCER span. */
+  tracing: { parent: "link" | "producer" };
   /** The queues that have a handler (and pass `onlyQueues`): what start() and runJob(s) run. */
   queues: Map<string, RunnableQueue>;
 }
@@ -107,6 +109,7 @@ export function resolveWorkerOptions(
     throw new SidetrackValidationError(`workerId must be a non-empty string, got ${show(options.workerId)}`, undefined, "workerId");
   }
   return {
+    tracing: resolveTracing(options.tracing),
     workerId: options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`,
     concurrency,
     prefetch: resolvePrefetch(options.prefetch),
@@ -171,6 +174,17 @@ function resolvePrefetch(value: unknown): Prefetch {
   if (value === undefined || value === "auto") return { kind: "auto", max: D.PREFETCH_AUTO_MAX };
   if (typeof value === "number" && Number.isInteger(value) && value >= 0) return { kind: "fixed", size: value };
   throw new SidetrackValidationError(`prefetch must be "auto" or an integer >= 0, got ${show(value)}`, undefined, "prefetch");
+}
+
+function resolveTracing(tracing: WorkerOptions["tracing"]): ResolvedWorkerOptions["tracing"] {
+  if (tracing === undefined) return { parent: D.TRACE_PARENT_DEFAULT };
+  const problem = objectProblem(tracing, ["parent"]);
+  if (problem) throw new SidetrackValidationError(`tracing ${problem}`, undefined, "tracing");
+  const parent = tracing.parent ?? D.TRACE_PARENT_DEFAULT;
+  if (parent !== "link" && parent !== "producer") {
+    throw new SidetrackValidationError(`tracing.parent must be "link" or "producer", got ${show(parent)}`, undefined, "tracing.parent");
+  }
+  return { parent };
 }
 
 function resolveRetention(r: RetentionOptions): RetentionMs {

@@ -37,5 +37,12 @@ export interface WorkerOptions {
   handleSignals?: boolean;
   /** Identifies this worker in `locked_by`. Default: hostname:pid:random. */
   workerId?: string;
+  /** Every log line about a job carries jobId, queue, attempt, workerId and traceId as fields. */
   logger?: Logger;
+  /**
+   * OpenTelemetry spans (when @opentelemetry/api is installed). `parent`: "link" (default) links
+   * each attempt's CONSUMER span to the insert's PRODUCER span, starting a trace of its own;
+   * "producer" makes the PRODUCER span its parent, so the attempt joins the inserting trace.
+   */
+  tracing?: { parent?: "link" | "producer" };
 }

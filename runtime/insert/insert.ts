@@ -11,6 +11,9 @@ import { assertJsonPayload, assertJsonValue, checkText } from "./payload.js";
 import type { QueueOptions } from "../config/queue-options.js";
 import { insertJobsSql, releaseUniqueKeySql } from "../db/sql/insertJobs.js";
 import { copyPlainRows } from "./copy.js";
+import { countJobs } from "../telemetry/metrics.js";
+import { loadOtel, otelSettled } from "../telemetry/otel.js";
+import { endProducer, startProducer, TRACE_META_KEY, withProducer } from "../telemetry/tracing.js";
 
 /** Options of one insert. Anything unset falls back to the queue's options, then to the defaults. */
 export interface InsertOptions {
@@ -214,6 +217,42 @@ export function uniqueKeyFromPayload(queue: string, fields: readonly string[], p
  */
 export async function insertRows<P = unknown>(db: DbClient, schema: string, rows: InsertRow[]): Promise<InsertedJob<P>[]> {
   if (rows.length === 0) return [];
+  if (!otelSettled()) await loadOtel();
+  const producer = startProducer(rows[0]!.queue, rows.length);
+  if (!producer) return counted(await writeRows<P>(db, schema, rows));
+  // The insert's trace context rides in each job's meta, under the reserved key.
+  for (const row of rows) {
+    const meta = row.metaJson === null ? {} : (JSON.parse(row.metaJson) as Record<string, unknown>);
+    row.metaJson = JSON.stringify({ ...meta, [TRACE_META_KEY]: producer.trace });
+  }
+  try {
+    const jobs = await withProducer(producer, () => writeRows<P>(db, schema, rows));
+    endProducer(producer, jobs.map((j) => j.id));
+    return counted(jobs);
+  } catch (error) {
+    endProducer(producer, undefined, error);
+    throw error;
+  }
+}
+
+/** Counts the jobs an insert created (not the duplicates it found) for the metrics. */
+function counted<P>(jobs: InsertedJob<P>[]): InsertedJob<P>[] {
+  let queue = jobs[0]?.queue;
+  let n = 0;
+  for (const job of jobs) {
+    if (job.duplicate) continue;
+    if (job.queue !== queue) {
+      countJobs("inserted", queue!, n);
+      queue = job.queue;
+      n = 0;
+    }
+    n++;
+  }
+  if (queue !== undefined) countJobs("inserted", queue, n);
+  return jobs;
+}
+
+async function writeRows<P>(db: DbClient, schema: string, rows: InsertRow[]): Promise<InsertedJob<P>[]> {
   const { statementRows, updatedInBatch } = collapseDuplicates(rows);
   let byKey = await runInsert(db, schema, statementRows);
   // "replace" on a running job: that job is left to finish; the key is moved off it so a new job

@@ -18,6 +18,11 @@ import { outcomeWrite } from "./outcomes.js";
 import { ProgressReporter } from "./progress.js";
 import { returnJobsSql } from "../db/sql/returnJobs.js";
 import type { Job, SidetrackEvents } from "../types.js";
+import { describeThrown } from "../config/logger.js";
+import { gauges, countJobs } from "../telemetry/metrics.js";
+import { loadOtel } from "../telemetry/otel.js";
+import { failureOutcome, RunTelemetry } from "../telemetry/run.js";
+import { jobLogFields } from "../telemetry/log-fields.js";
 
 /** A worker: the resolved options, where it works, and whom it tells. */
 export interface WorkerConfig extends ResolvedWorkerOptions {
@@ -109,7 +114,12 @@ export class Worker {
       config.rescueIntervalMs,
       async () => {
         for (const r of await rescueExpiredLeases(pool, schema)) {
-          config.logger.warn(`rescued job ${r.id} (${r.queue}) whose worker lost its lease: now ${r.status}`);
+          countJobs("rescued", r.queue);
+          config.logger.warn(`rescued job ${r.id} (${r.queue}) whose worker lost its lease: now ${r.status}`, {
+            jobId: r.id,
+            queue: r.queue,
+            workerId,
+          });
           config.emit("job:rescued", r.id, r.status);
         }
       },
@@ -134,6 +144,9 @@ export class Worker {
   async start(): Promise<void> {
     if (this.#state !== "idle") throw new Error(`worker already ${this.#state}`);
     this.#state = "running";
+    // Before the first claim, so the first job's span and metrics already see the API.
+    await loadOtel();
+    gauges.add(this.#config.schema, this.#config.pool);
     // The first claim goes out at once, on its own connection, while the LISTEN connection is
     // set up: a job inserted in between is not missed, since connecting wakes the fetcher again.
     this.#fetcher.start();
@@ -182,6 +195,7 @@ export class Worker {
     // database cannot hold shutdown forever (those jobs then come back through lease expiry).
     await this.#completer.drain(Date.now() + DRAIN_DEADLINE_MS);
     await Promise.all([this.#heartbeat.stop(), this.#rescuer.stop(), this.#pruner?.stop(), this.#notifier.stop()]);
+    gauges.remove(this.#config.schema, this.#config.pool);
     this.#state = "stopped";
   }
 
@@ -240,14 +254,15 @@ export class Worker {
       this.#bufferedMs.set(job.id, bufferedMs);
       if (job.startedAt) job.startedAt = new Date(job.startedAt.getTime() + bufferedMs);
     }
-    const run = new JobRun(job, queue.handler, queue.timeoutMs, this.#onProgress);
+    const telemetry = new RunTelemetry(job, this.#config.tracing.parent, this.#config.workerId);
+    const run = new JobRun(job, telemetry.handler(queue.handler), queue.timeoutMs, this.#onProgress);
     this.#running.set(job.id, run);
     this.#runningPerQueue.set(job.queue, (this.#runningPerQueue.get(job.queue) ?? 0) + 1);
     this.#config.emit("job:started", job);
-    void run.start().then((outcome) => this.#finish(job, queue, outcome));
+    void run.start().then((outcome) => this.#finish(job, queue, outcome, telemetry));
   }
 
-  #finish(job: Job, queue: RunnableQueue, outcome: Outcome): void {
+  #finish(job: Job, queue: RunnableQueue, outcome: Outcome, telemetry: RunTelemetry): void {
     this.#running.delete(job.id);
     this.#runningPerQueue.set(job.queue, (this.#runningPerQueue.get(job.queue) ?? 1) - 1);
     this.#lockAhead.completed();
@@ -256,31 +271,50 @@ export class Worker {
       this.#progress.delete(job.id);
       // A completion carries the last progress; other outcomes are written after it lands.
       if (outcome.kind !== "completed" && progress.pending) {
-        const flushed = progress.flush().then(() => this.#hand(job, queue, outcome, undefined));
+        const flushed = progress.flush().then(() => this.#hand(job, queue, outcome, undefined, telemetry));
         this.#progressFlushes.add(flushed);
         void flushed.finally(() => this.#progressFlushes.delete(flushed));
       } else {
-        this.#hand(job, queue, outcome, progress.take());
+        this.#hand(job, queue, outcome, progress.take(), telemetry);
       }
     } else {
-      this.#hand(job, queue, outcome, undefined);
+      this.#hand(job, queue, outcome, undefined, telemetry);
     }
     this.#startBuffered();
     this.#fetcher.slotFreed();
   }
 
-  /** Gives an outcome to the completer (or reports an abort). */
-  #hand(job: Job, queue: RunnableQueue, outcome: Outcome, progress: string | undefined): void {
+  /** Gives an outcome to the completer (or reports an abort), and ends the attempt's telemetry. */
+  #hand(job: Job, queue: RunnableQueue, outcome: Outcome, progress: string | undefined, telemetry: RunTelemetry): void {
     const bufferedMs = this.#bufferedMs.get(job.id) ?? 0;
     if (bufferedMs > 0) this.#bufferedMs.delete(job.id);
     const write = outcomeWrite(job, queue, outcome, progress, this.#config.logger, bufferedMs);
-    if (write.kind === "completed") this.#completer.complete(job, bufferedMs);
-    else if (write.kind === "completedWithData") this.#completer.completeWithData(write.completion);
-    else if (write.kind === "snoozed") this.#completer.snooze(write.snoozed);
-    else if (write.kind === "failed") this.#completer.fail(write.attempt, write.thrown);
-    else if (outcome.kind === "aborted" && outcome.reason === "cancelled") this.#config.emit("job:cancelled", job);
-    else if (outcome.kind === "aborted" && outcome.reason === "lease-lost") {
-      this.#config.logger.warn(`job ${job.id} (${job.queue}) lost its lease while running; its handler was aborted`);
+    if (write.kind === "completed" || write.kind === "completedWithData") {
+      telemetry.finish("completed");
+      if (write.kind === "completed") this.#completer.complete(job, bufferedMs);
+      else this.#completer.completeWithData(write.completion);
+    } else if (write.kind === "snoozed") {
+      telemetry.finish("snoozed");
+      this.#completer.snooze(write.snoozed);
+    } else if (write.kind === "failed") {
+      const next = write.attempt.final ? "failed" : failureOutcome(job);
+      telemetry.finish(next, write.thrown);
+      this.#config.logger.warn(`job ${job.id} (${job.queue}) attempt ${job.attempt} of ${job.maxAttempts} failed: ${describeThrown(write.thrown).message}; ${next}`, {
+        ...jobLogFields(job, this.#config.workerId, telemetry.traceId),
+        outcome: next,
+      });
+      this.#completer.fail(write.attempt, write.thrown);
+    } else if (outcome.kind === "aborted" && outcome.reason === "cancelled") {
+      telemetry.finish("cancelled");
+      this.#config.emit("job:cancelled", job);
+    } else {
+      telemetry.finish("aborted");
+      if (outcome.kind === "aborted" && outcome.reason === "lease-lost") {
+        this.#config.logger.warn(
+          `job ${job.id} (${job.queue}) lost its lease while running; its handler was aborted`,
+          jobLogFields(job, this.#config.workerId, telemetry.traceId),
+        );
+      }
     }
   }
 
