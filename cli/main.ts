@@ -9,6 +9,7 @@ import { endQuietlyWhenStdoutCloses, note } from "./output.js";
 import { registerConnectionSecrets } from "./redact.js";
 import { statusCommand } from "./status.js";
 import { workerCommand } from "./worker.js";
+import { workersCommand } from "./workers.js";
 
 const EXIT_CODES = `Exit codes: 0 ok · 1 failure (or pending migrations with migrate --status) · 2 usage error`;
 
@@ -30,10 +31,11 @@ export async function main(argv: string[]): Promise<number> {
     .command(generateCommand)
     .command(migrateCommand)
     .command(workerCommand)
+    .command(workersCommand)
     .command(statusCommand)
     .command(jobsCommand)
     .command(cronCommand)
-    .demandCommand(1, "name a command: generate, migrate, worker, status, jobs or cron")
+    .demandCommand(1, "name a command: generate, migrate, worker, workers, status, jobs or cron")
     .recommendCommands()
     .strict()
     .help()
@@ -82,7 +84,7 @@ function packageVersion(): string {
   return "unknown";
 }
 
-const COMMANDS = ["generate", "migrate", "worker", "status", "jobs", "cron"];
+const COMMANDS = ["generate", "migrate", "worker", "workers", "status", "jobs", "cron"];
 const JOBS_COMMANDS = ["list", "show", "retry", "cancel"];
 const CRON_COMMANDS = ["list", "activate", "deactivate", "run-now"];
 const SUBCOMMANDS: Record<string, string[]> = { jobs: JOBS_COMMANDS, cron: CRON_COMMANDS };
