@@ -110,4 +110,113 @@ describe("liveness", () => {
     await Promise.all(live.map((w) => w.process.exited));
     expect(await listWorkers(db.pool, { schema })).toEqual([]);
   });
+
+  it("pg_terminate_backend of a worker's LISTEN connection: it registers again, and no rescued job runs on unaborted", async () => {
+    const schema = "terminated";
+    const inserter = await prepare(schema);
+    const a = worker(schema, "A", { CONCURRENCY: "5" });
+    await a.waitForLine(/^ready$/);
+    const jobs = await inserter.insertJobs("work", Array.from({ length: 5 }, () => ({ firstSleepMs: 4_000, honorAbort: true })));
+    await expect.poll(() => count(`select count(*) from "${schema}".runs where event = 'start'`), { timeout: 30_000, interval: 20 }).toBe(5);
+    const b = worker(schema, "B", { CONCURRENCY: "5" });
+    await b.waitForLine(/^ready$/);
+    const before = (await listWorkers(db.pool, { schema })).find((w) => w.id === "A")!;
+    expect(before.alive).toBe(true);
+    await db.pool.query("select pg_terminate_backend($1)", [before.backendPid]);
+    // A takes a new session and lock, and says so in the registry.
+    await expect
+      .poll(async () => {
+        const now = (await listWorkers(db.pool, { schema })).find((w) => w.id === "A");
+        return now !== undefined && now.alive === true && now.backendPid !== before.backendPid;
+      }, { timeout: 20_000, interval: 20 })
+      .toBe(true);
+    await expect.poll(() => count(`select count(*) from "${schema}".jobs where status <> 'completed'`), { timeout: 30_000, interval: 50 }).toBe(0);
+    // The rule: a job rescued while A was reconnecting is aborted on A (never two live runs);
+    // one that was not rescued finishes on A, its first and only attempt.
+    const recorded = await runs(schema);
+    let rescued = 0;
+    for (const job of jobs) {
+      const first = recorded.filter((r) => r.job_id === job.id && r.attempt === 1).map((r) => r.event);
+      const later = recorded.filter((r) => r.job_id === job.id && r.attempt > 1);
+      if (later.length > 0) {
+        rescued++;
+        expect(first).toEqual(["start", "aborted"]);
+      } else {
+        expect(first).toEqual(["start", "end"]);
+      }
+    }
+    console.log(`[figure] pg_terminate_backend of the LISTEN connection: ${rescued} of ${jobs.length} running jobs rescued (0 expected: A reconnected within the grace)`);
+    for (const w of [a, b]) w.child.kill("SIGTERM");
+    await Promise.all([a.exited, b.exited]);
+  });
+
+  it("a worker whose session ended while it was held up gets its jobs rescued; back, it registers again and aborts them", async () => {
+    const schema = "disconnected";
+    const inserter = await prepare(schema);
+    const a = worker(schema, "A", { CONCURRENCY: "5" });
+    await a.waitForLine(/^ready$/);
+    const jobs = await inserter.insertJobs("work", Array.from({ length: 5 }, () => ({ firstSleepMs: 60_000, honorAbort: true })));
+    await expect.poll(() => count(`select count(*) from "${schema}".runs where event = 'start'`), { timeout: 30_000, interval: 20 }).toBe(5);
+    const b = worker(schema, "B", { CONCURRENCY: "5" });
+    await b.waitForLine(/^ready$/);
+    const before = (await listWorkers(db.pool, { schema })).find((w) => w.id === "A")!;
+    // Held up (SIGSTOP) so it cannot reconnect within the grace, then its session is killed.
+    a.child.kill("SIGSTOP");
+    await db.pool.query("select pg_terminate_backend($1)", [before.backendPid]);
+    await expect.poll(() => count(`select count(*) from "${schema}".jobs where status = 'completed'`), { timeout: 25_000, interval: 50 }).toBe(5);
+    const messages = (await db.pool.query<{ m: string }>(`select e->>'message' as m from "${schema}".jobs, jsonb_array_elements(errors) e`)).rows.map((r) => r.m);
+    expect(messages).toEqual(jobs.map(() => expect.stringContaining("worker A is gone")));
+    expect((await listWorkers(db.pool, { schema })).map((w) => w.id)).toEqual(["B"]);
+    const snapshot = (await db.pool.query(`select * from "${schema}".jobs order by id`)).rows;
+    a.child.kill("SIGCONT");
+    await expect.poll(async () => (await listWorkers(db.pool, { schema })).find((w) => w.id === "A")?.alive ?? false, { timeout: 20_000, interval: 20 }).toBe(true);
+    await expect.poll(() => count(`select count(*) from "${schema}".runs where worker = 'A' and event = 'aborted'`), { timeout: 20_000, interval: 20 }).toBe(5);
+    const recorded = await runs(schema);
+    expect(jobs.map((j) => recorded.filter((r) => r.job_id === j.id && r.worker === "A").map((r) => r.event))).toEqual(jobs.map(() => ["start", "aborted"]));
+    for (const w of [a, b]) w.child.kill("SIGTERM");
+    await Promise.all([a.exited, b.exited]);
+    expect((await db.pool.query(`select * from "${schema}".jobs order by id`)).rows).toEqual(snapshot);
+  });
+
+  it("a frozen worker (SIGSTOP for three leases) loses its jobs to the lease, aborts them on SIGCONT, and its late completions change nothing", async () => {
+    const schema = "frozen";
+    const inserter = await prepare(schema);
+    const leaseMs = 1_000;
+    const a = worker(schema, "A", { CONCURRENCY: "10", LEASE_MS: String(leaseMs) });
+    await a.waitForLine(/^ready$/);
+    // Five that stop when aborted, five that ignore it and finish late.
+    const stopping = await inserter.insertJobs("work", Array.from({ length: 5 }, () => ({ firstSleepMs: 60_000, honorAbort: true })));
+    const stubborn = await inserter.insertJobs("work", Array.from({ length: 5 }, () => ({ firstSleepMs: 1_500, honorAbort: false })));
+    await expect.poll(() => count(`select count(*) from "${schema}".runs where event = 'start'`), { timeout: 30_000, interval: 20 }).toBe(10);
+    a.child.kill("SIGSTOP");
+    const stoppedAt = Date.now();
+    const b = worker(schema, "B", { CONCURRENCY: "10", LEASE_MS: String(leaseMs) });
+    await b.waitForLine(/^ready$/);
+    await expect.poll(() => count(`select count(*) from "${schema}".jobs where status = 'completed'`), { timeout: 30_000, interval: 50 }).toBe(10);
+    // A's session stayed open, so the registry saw it alive: only the lease could free its jobs.
+    const messages = (await db.pool.query<{ m: string }>(`select e->>'message' as m from "${schema}".jobs, jsonb_array_elements(errors) e`)).rows.map((r) => r.m);
+    expect(messages).toHaveLength(10);
+    expect(messages.every((m) => m.includes("worker A lost its lease"))).toBe(true);
+    const snapshot = (await db.pool.query(`select * from "${schema}".jobs order by id`)).rows;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, 3 * leaseMs - (Date.now() - stoppedAt))));
+    a.child.kill("SIGCONT");
+    // A aborts what it lost (the handlers that listen stop at once); the others run out.
+    await expect
+      .poll(async () => (await runs(schema)).filter((r) => r.worker === "A" && r.event !== "start").length, { timeout: 30_000, interval: 50 })
+      .toBe(10);
+    a.child.kill("SIGTERM");
+    expect(await a.exited).toBe(0);
+    const recorded = await runs(schema);
+    const aEvents = (ids: { id: string }[]) => ids.map((j) => recorded.filter((r) => r.job_id === j.id && r.worker === "A").map((r) => r.event));
+    expect(aEvents(stopping)).toEqual(stopping.map(() => ["start", "aborted"]));
+    expect(aEvents(stubborn)).toEqual(stubborn.map(() => ["start", "end"]));
+    // A's late completions (written, if at all, after SIGTERM drained them) changed nothing.
+    expect((await db.pool.query(`select * from "${schema}".jobs order by id`)).rows).toEqual(snapshot);
+    for (const job of [...stopping, ...stubborn]) {
+      const bEnd = recorded.find((r) => r.job_id === job.id && r.worker === "B" && r.event === "end");
+      expect(bEnd).toBeDefined();
+    }
+    b.child.kill("SIGTERM");
+    await b.exited;
+  });
 });
