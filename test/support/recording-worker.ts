@@ -35,6 +35,13 @@ const sidetrack = new Sidetrack<{ work: RecordedPayload }>({
   listenConnectionString: env.LISTEN_URL,
   handleSignals: false,
   retention: false,
+  // Info lines on stdout, so a test can read what the worker says about itself.
+  logger: {
+    debug: () => undefined,
+    info: (message) => console.log(`info: ${message}`),
+    warn: (message) => console.log(`warn: ${message}`),
+    error: (message) => console.error(`error: ${message}`),
+  },
   queues: {
     work: {
       handler: async (job, { signal }) => {
