@@ -22,8 +22,10 @@ export async function main(argv: string[]): Promise<number> {
   // Known before parsing, so even a usage error quoting the command line is redacted.
   registerConnectionSecrets(process.env.DATABASE_URL);
   argv.forEach((arg, i) => {
-    if (arg.startsWith("--database-url=")) registerConnectionSecrets(arg.slice("--database-url=".length));
-    else if (arg === "--database-url") registerConnectionSecrets(argv[i + 1]);
+    for (const flag of ["--database-url", "--listen-url"]) {
+      if (arg.startsWith(`${flag}=`)) registerConnectionSecrets(arg.slice(flag.length + 1));
+      else if (arg === flag) registerConnectionSecrets(argv[i + 1]);
+    }
   });
 
   const cli = yargs(argv)
