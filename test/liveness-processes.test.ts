@@ -170,6 +170,7 @@ describe("liveness", () => {
     const snapshot = (await db.pool.query(`select * from "${schema}".jobs order by id`)).rows;
     a.child.kill("SIGCONT");
     await expect.poll(async () => (await listWorkers(db.pool, { schema })).find((w) => w.id === "A")?.alive ?? false, { timeout: 20_000, interval: 20 }).toBe(true);
+    expect(await a.waitForLine(/registered again/)).toMatch(/^warn: worker A registered again: it was judged gone/);
     await expect.poll(() => count(`select count(*) from "${schema}".runs where worker = 'A' and event = 'aborted'`), { timeout: 20_000, interval: 20 }).toBe(5);
     const recorded = await runs(schema);
     expect(jobs.map((j) => recorded.filter((r) => r.job_id === j.id && r.worker === "A").map((r) => r.event))).toEqual(jobs.map(() => ["start", "aborted"]));

@@ -23,11 +23,14 @@ type Queryable = Pick<pg.ClientBase, "query"> | Pick<pg.Pool, "query">;
 export class WorkerRegistry {
   #session: pg.ClientBase | undefined;
   #lockKey: string | null = null;
+  #registered = false;
 
   constructor(
     private readonly pool: pg.Pool,
     private readonly schema: string,
     private readonly identity: WorkerIdentity,
+    /** The row had to be created again: a rescuer judged this worker gone meanwhile. */
+    private readonly onRegisteredAgain: () => void,
   ) {}
 
   /** The liveness session (re)connected: lock it and register over it before any claim. */
@@ -55,12 +58,23 @@ export class WorkerRegistry {
     const via: Queryable | undefined = this.#lockKey === null ? this.pool : this.#session;
     if (!via) return;
     const { id, queues, concurrency } = this.identity;
-    await via.query(upsertWorkerSql(this.schema), [id, hostname(), process.pid, queues, concurrency, SIDETRACK_VERSION, this.#lockKey]);
+    const { rows } = await via.query<{ inserted: boolean }>(upsertWorkerSql(this.schema), [
+      id,
+      hostname(),
+      process.pid,
+      queues,
+      concurrency,
+      SIDETRACK_VERSION,
+      this.#lockKey,
+    ]);
+    if (rows[0]?.inserted === true && this.#registered) this.onRegisteredAgain();
+    this.#registered = true;
   }
 
   /** stop(): leave the registry (the lock goes with the session). */
   async deregister(): Promise<void> {
     this.#session = undefined;
+    this.#registered = false;
     await this.pool.query(deleteWorkerSql(this.schema), [this.identity.id]);
   }
 }

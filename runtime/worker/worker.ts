@@ -86,7 +86,12 @@ export class Worker {
       id: workerId,
       queues: [...config.queues.keys()],
       concurrency: config.concurrency,
-    });
+    }, () =>
+      config.logger.warn(
+        `worker ${workerId} registered again: it was judged gone while its session was down, so its jobs were rescued; ` +
+          `their handlers here are aborted at the next lease renewal`,
+      ),
+    );
     this.#registryHeartbeat = new Periodic(WORKER_HEARTBEAT_INTERVAL_MS, () => this.#registry.heartbeat(), onError("refreshing the worker heartbeat"));
     this.#notifier = !config.listen ? undefined : new Notifier({
       pool,
