@@ -10,6 +10,7 @@ import { endQuietlyWhenStdoutCloses, note } from "./output.js";
 import { registerConnectionSecrets } from "./redact.js";
 import { statusCommand } from "./status.js";
 import { workerCommand } from "./worker.js";
+import { workersCommand } from "./workers.js";
 
 const EXIT_CODES = `Exit codes: 0 ok · 1 failure (or pending migrations with migrate --status) · 2 usage error`;
 
@@ -22,8 +23,10 @@ export async function main(argv: string[]): Promise<number> {
   // Known before parsing, so even a usage error quoting the command line is redacted.
   registerConnectionSecrets(process.env.DATABASE_URL);
   argv.forEach((arg, i) => {
-    if (arg.startsWith("--database-url=")) registerConnectionSecrets(arg.slice("--database-url=".length));
-    else if (arg === "--database-url") registerConnectionSecrets(argv[i + 1]);
+    for (const flag of ["--database-url", "--listen-url"]) {
+      if (arg.startsWith(`${flag}=`)) registerConnectionSecrets(arg.slice(flag.length + 1));
+      else if (arg === flag) registerConnectionSecrets(argv[i + 1]);
+    }
   });
 
   const cli = yargs(argv)
@@ -31,11 +34,12 @@ export async function main(argv: string[]): Promise<number> {
     .command(generateCommand)
     .command(migrateCommand)
     .command(workerCommand)
+    .command(workersCommand)
     .command(statusCommand)
     .command(jobsCommand)
     .command(cronCommand)
     .command(dashboardCommand)
-    .demandCommand(1, "name a command: generate, migrate, worker, status, jobs, cron or dashboard")
+    .demandCommand(1, "name a command: generate, migrate, worker, workers, status, jobs, cron or dashboard")
     .recommendCommands()
     .strict()
     .help()
@@ -84,7 +88,7 @@ function packageVersion(): string {
   return "unknown";
 }
 
-const COMMANDS = ["generate", "migrate", "worker", "status", "jobs", "cron", "dashboard"];
+const COMMANDS = ["generate", "migrate", "worker", "workers", "status", "jobs", "cron", "dashboard"];
 const JOBS_COMMANDS = ["list", "show", "retry", "cancel"];
 const CRON_COMMANDS = ["list", "activate", "deactivate", "run-now"];
 const SUBCOMMANDS: Record<string, string[]> = { jobs: JOBS_COMMANDS, cron: CRON_COMMANDS };

@@ -2,7 +2,8 @@
 //
 // Three worker processes (scripts/chaos-worker.ts) work through 50,000 jobs while this driver,
 // for a bounded time, SIGKILLs a random worker every few seconds and starts a new one,
-// terminates a worker's connections with pg_terminate_backend, restarts PostgreSQL once, and
+// terminates a worker's connections with pg_terminate_backend, freezes a worker (SIGSTOP for one
+// to three leases, then SIGCONT), restarts PostgreSQL once, and
 // keeps inserting jobs, half of them in transactions that roll back. Then it waits for the
 // queue to drain and checks:
 //   - every committed job completed (lost jobs: 0);
@@ -11,6 +12,7 @@
 //     its connections were terminated or the server restarted under it, or it lost its lease
 //     (the job's errors record that attempt);
 //   - nothing is left running.
+// It reports, for each SIGKILL, the time until the last of the victim's jobs was rescued.
 // Flags: --jobs N (default 50000), --seconds S of faults (default 60), --quick (3,000 jobs,
 // 6 s), --drain-timeout S. Without DATABASE_URL it runs on an embedded PostgreSQL of its own
 // (what CI does). With DATABASE_URL it works in a fresh database on that server, and restarts
@@ -41,6 +43,8 @@ export interface ChaosOptions {
   killEveryMs?: number;
   /** Mean time between pg_terminate_backend rounds. */
   terminateEveryMs?: number;
+  /** Mean time between SIGSTOP/SIGCONT rounds (a random worker frozen for 1-3 leases). */
+  freezeEveryMs?: number;
   /** Give up waiting for the drain after this long. Default 300 s. */
   drainTimeoutMs?: number;
   /** Progress lines; default console.log. */
@@ -59,6 +63,10 @@ export interface ChaosFigures {
   restartSkipped?: string;
   connectionKills: number;
   connectionsTerminated: number;
+  /** SIGSTOP/SIGCONT rounds. */
+  freezes: number;
+  /** Per SIGKILL: ms from the kill until the last of the victim's jobs was rescued (NaN: it held none). */
+  killRescueMs: number[];
   runs: number;
   duplicateRuns: number;
   duplicateRunsExplained: number;
@@ -80,7 +88,7 @@ export interface ChaosResult {
 }
 
 export interface Fault {
-  kind: "kill" | "terminate" | "restart";
+  kind: "kill" | "terminate" | "restart" | "freeze";
   /** The worker hit; undefined for a restart (every worker is hit). */
   worker?: string;
   /** ms since epoch: when the fault began and ended (a restart takes a while). */
@@ -140,6 +148,15 @@ class WorkerSlot {
     return ready;
   }
 
+  /** SIGSTOP for `ms`, then SIGCONT: a frozen host whose session stays open. */
+  async freeze(ms: number): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    child.kill("SIGSTOP");
+    await sleep(ms);
+    child.kill("SIGCONT");
+  }
+
   kill(): Promise<void> {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
@@ -173,6 +190,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const leaseMs = options.leaseMs ?? 2_000;
   const killEveryMs = options.killEveryMs ?? Math.max(700, Math.min(3_000, faultMs / 4));
   const terminateEveryMs = options.terminateEveryMs ?? Math.max(500, Math.min(2_500, faultMs / 6));
+  const freezeEveryMs = options.freezeEveryMs ?? Math.max(1_000, Math.min(5_000, faultMs / 3));
   const drainTimeoutMs = options.drainTimeoutMs ?? 300_000;
 
   // --- the server and a fresh database -------------------------------------------------------
@@ -303,6 +321,22 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       })(),
     );
 
+    // SIGSTOP a random worker for one to three leases, then SIGCONT: its session stays open, so
+    // only its leases can free its jobs; on resuming it must abort them.
+    timers.push(
+      (async () => {
+        for (;;) {
+          await sleep(jitter(freezeEveryMs));
+          if (Date.now() >= faultEnd) return;
+          const slot = slots[Math.floor(Math.random() * slots.length)]!;
+          const victim = slot.workerId;
+          const at = Date.now();
+          await slot.freeze(Math.round(leaseMs * (1 + Math.random() * 2)));
+          faults.push({ kind: "freeze", worker: victim, at, until: Date.now() });
+        }
+      })(),
+    );
+
     // Restart PostgreSQL once, around the middle.
     let restarts = 0;
     if (restartServer) {
@@ -411,7 +445,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const faultSeconds = (Date.now() - faultStart) / 1000;
     log(
       `chaos: faults over after ${faultSeconds.toFixed(1)}s (${faults.filter((f) => f.kind === "kill").length} kills, ` +
-        `${faults.filter((f) => f.kind === "terminate").length} connection kills, ${restarts} restarts); waiting for the drain`,
+        `${faults.filter((f) => f.kind === "terminate").length} connection kills, ${faults.filter((f) => f.kind === "freeze").length} freezes, ${restarts} restarts); waiting for the drain`,
     );
 
     // --- drain -------------------------------------------------------------------------------
@@ -440,7 +474,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     await Promise.all(slots.map((s) => s.stop()));
 
     // --- checks --------------------------------------------------------------------------------
-    const { rows: jobRows } = await pool.query<{ id: string; m: string; status: string; attempt: number; errors: { attempt: number; message: string }[] }>(
+    const { rows: jobRows } = await pool.query<{ id: string; m: string; status: string; attempt: number; errors: { attempt: number; message: string; at?: string }[] }>(
       `select id::text, payload->>'m' as m, status, attempt, errors from ${SCHEMA}.jobs`,
     );
     const { rows: runRows } = await pool.query<{ job_id: string; marker: string; attempt: number; worker: string; run_at: Date }>(
@@ -487,7 +521,17 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const unexplained: string[] = [];
     let duplicateRuns = 0;
     let rescues = 0;
-    for (const j of jobRows) rescues += j.errors.filter((e) => /lost its lease/.test(e.message)).length;
+    for (const j of jobRows) rescues += j.errors.filter((e) => RESCUED.test(e.message)).length;
+    // For each SIGKILL: how long until the last of the victim's jobs was rescued.
+    const rescuedAt = new Map<string, number>();
+    for (const j of jobRows) {
+      for (const e of j.errors) {
+        const worker = RESCUED.test(e.message) ? /^worker (\S+) /.exec(e.message)?.[1] : undefined;
+        const at = e.at === undefined ? Number.NaN : new Date(e.at).getTime();
+        if (worker && !Number.isNaN(at)) rescuedAt.set(worker, Math.max(rescuedAt.get(worker) ?? 0, at));
+      }
+    }
+    const killRescueMs = faults.filter((f) => f.kind === "kill").map((f) => (rescuedAt.has(f.worker!) ? rescuedAt.get(f.worker!)! - f.at : Number.NaN));
     const finalRunMissing: string[] = [];
     for (const [jobId, list] of runsByJob) {
       const job = jobById.get(jobId);
@@ -522,6 +566,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       restartSkipped,
       connectionKills: faults.filter((f) => f.kind === "terminate").length,
       connectionsTerminated,
+      freezes: faults.filter((f) => f.kind === "freeze").length,
+      killRescueMs,
       runs: runRows.length,
       duplicateRuns,
       duplicateRunsExplained: duplicateRuns - unexplained.length,
@@ -556,8 +602,14 @@ export function explainDuplicate(
   leaseMs: number,
 ): string | undefined {
   const entry = job?.errors.find((e) => e.attempt === run.attempt);
+  if (entry && /is gone/.test(entry.message)) {
+    if (killed.has(run.worker)) return "worker gone (session ended): SIGKILLed";
+    if (near(run, faults, leaseMs, run.worker)) return "worker gone (session ended): connections terminated while it could not reconnect";
+    return "worker gone (session ended) with no fault to explain it";
+  }
   if (entry && /lost its lease/.test(entry.message)) {
     if (killed.has(run.worker)) return "lost lease: worker SIGKILLed";
+    if (frozen(run, faults, leaseMs)) return "lost lease: worker frozen (SIGSTOP)";
     if (near(run, faults, leaseMs, run.worker)) return "lost lease: connections terminated / server restarted";
     return "lost lease: worker stalled past its lease";
   }
@@ -567,11 +619,28 @@ export function explainDuplicate(
   return undefined;
 }
 
+/** Whether the run's worker was frozen (SIGSTOP) around it. */
+function frozen(run: { worker: string; run_at: Date }, faults: Fault[], leaseMs: number): boolean {
+  const t = run.run_at.getTime();
+  return faults.some((f) => f.kind === "freeze" && f.worker === run.worker && f.until >= t - 1_000 && f.at <= t + leaseMs * 3);
+}
+
+/** How a rescue is recorded in a job's errors (rescueJobsSql): lease expiry, or worker gone. */
+const RESCUED = /lost its lease|is gone/;
+
 function near(run: { worker: string; run_at: Date }, faults: Fault[], leaseMs: number, worker: string): boolean {
   const t = run.run_at.getTime();
   return faults.some(
     (f) => (f.kind === "restart" || (f.kind === "terminate" && f.worker === worker)) && f.until >= t - 1_000 && f.at <= t + leaseMs * 3,
   );
+}
+
+/** Median and max of the SIGKILL rescue times; kills whose victim held no job are left out. */
+export function rescueSummary(ms: number[]): string {
+  const known = ms.filter((m) => !Number.isNaN(m)).sort((a, b) => a - b);
+  if (known.length === 0) return "no kill found jobs to rescue";
+  const median = known[Math.floor(known.length / 2)]!;
+  return `median ${median} ms, max ${known[known.length - 1]} ms over ${known.length} kills (${ms.length - known.length} victims held no job)`;
 }
 
 function summarize(values: string[]): string {
@@ -592,10 +661,12 @@ export function formatResult(result: ChaosResult): string {
     `  worker SIGKILLs        ${f.kills} (worker processes started: ${f.workerStarts}, unexpected exits: ${f.unexpectedWorkerExits})`,
     `  PostgreSQL restarts    ${f.postgresRestarts}${f.restartSkipped ? ` (${f.restartSkipped})` : ""}`,
     `  connection kills       ${f.connectionKills} rounds, ${f.connectionsTerminated} backends terminated`,
+    `  freezes (SIGSTOP)      ${f.freezes}`,
+    `  SIGKILL -> rescued     ${rescueSummary(f.killRescueMs)}`,
     `  handler runs           ${f.runs}`,
     `  duplicate runs         ${f.duplicateRuns} (${f.duplicateRunsExplained} explained)`,
     ...Object.entries(f.duplicateCauses).map(([cause, n]) => `      ${String(n).padStart(6)}  ${cause}`),
-    `  lease rescues          ${f.rescues}`,
+    `  rescues                ${f.rescues}`,
     `  lost jobs              ${f.lostJobs}`,
     `  faults for             ${f.faultSeconds.toFixed(1)}s`,
     `  drain after last fault ${Number.isNaN(f.drainMs) ? "did not drain" : `${(f.drainMs / 1000).toFixed(2)}s`} (${Number.isNaN(f.backlogAtLastFault) ? "?" : f.backlogAtLastFault} jobs waiting or running at the last fault)`,

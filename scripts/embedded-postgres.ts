@@ -21,8 +21,8 @@ export interface EmbeddedDatabase {
   url: string;
   port: number;
   dataDir: string;
-  /** Restart the server (same data, same port): for outage tests. */
-  restart(): Promise<void>;
+  /** Restart the server (same data, same port), down for `downForMs` in between: for outage tests. */
+  restart(downForMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -117,8 +117,9 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions = {}): Prom
       url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
       port,
       dataDir,
-      async restart() {
+      async restart(downForMs = 0) {
         await stopServer();
+        if (downForMs > 0) await new Promise((resolve) => setTimeout(resolve, downForMs));
         await start();
       },
       async stop() {

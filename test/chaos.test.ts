@@ -29,6 +29,7 @@ describe("chaos run (short)", () => {
     expect(f.kills).toBeGreaterThan(0);
     expect(f.postgresRestarts).toBe(1);
     expect(f.connectionKills).toBeGreaterThan(0);
+    expect(f.freezes).toBeGreaterThan(0);
     expect(f.rolledBackJobs).toBeGreaterThan(0);
   });
 
@@ -46,6 +47,9 @@ describe("chaos run (short)", () => {
     expect(explainDuplicate(run, { errors: [{ attempt: 1, message: "worker chaos-w1-g1 lost its lease (crashed…)" }] }, none, [], 2_000)).toMatch(/lost lease/);
     const killed = new Map<string, Fault>([["chaos-w1-g1", { kind: "kill", worker: "chaos-w1-g1", at: 1_001_000, until: 1_001_010 }]]);
     expect(explainDuplicate(run, { errors: [] }, killed, [], 2_000)).toMatch(/SIGKILL/);
+    expect(explainDuplicate(run, { errors: [{ attempt: 1, message: "worker chaos-w1-g1 is gone (its database session ended…)" }] }, killed, [], 2_000)).toMatch(/gone.*SIGKILL/);
+    const frozenRun: Fault[] = [{ kind: "freeze", worker: "chaos-w1-g1", at: 1_000_100, until: 1_004_000 }];
+    expect(explainDuplicate(run, { errors: [{ attempt: 1, message: "worker chaos-w1-g1 lost its lease (crashed…)" }] }, none, frozenRun, 2_000)).toMatch(/frozen/);
     const restarted: Fault[] = [{ kind: "restart", at: 1_000_200, until: 1_001_000 }];
     expect(explainDuplicate(run, { errors: [] }, none, restarted, 2_000)).toMatch(/connection/);
   });

@@ -29,6 +29,18 @@ describe("configuration is checked in the constructor", () => {
     expect(construct({ leaseDuration: 5, queues: { q: {} } })).toThrow("leaseDuration must be at least 100ms, got 5ms");
     expect(construct({ onlyQueues: ["nope"], queues: { q: {} } })).toThrow(/onlyQueues names unknown queue "nope"/);
     expect(construct({ retention: { failed: "a week" }, queues: { q: {} } })).toThrow(/retention\.failed must be milliseconds/);
+    expect(construct({ listen: "no" as never, queues: { q: {} } })).toThrow('listen must be a boolean, got "no"');
+    expect(construct({ listenConnectionString: "", queues: { q: {} } })).toThrow('listenConnectionString must be a non-empty string, got ""');
+    // The message never echoes the connection string (it may hold a password).
+    const both = construct({ listen: false, listenConnectionString: "postgres://u:secret@h/db", queues: { q: {} } });
+    expect(both).toThrow("listenConnectionString cannot be used with listen: false");
+    expect(both).not.toThrow(/secret/);
+  });
+
+  it("the version a worker registers is the package's", async () => {
+    const { SIDETRACK_VERSION } = await import("../runtime/version.js");
+    const { readFileSync } = await import("node:fs");
+    expect(SIDETRACK_VERSION).toBe(JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version);
   });
 
   it("carries the queue and the path on the error", () => {

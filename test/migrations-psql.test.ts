@@ -32,7 +32,7 @@ function worker(url: string, migrate: boolean | undefined): Sidetrack<{ chargeIn
 
 describe("plain SQL migrations applied with psql", () => {
   it("apply on a fresh database and are then seen as applied by migrate, status and start()", async () => {
-    expect(files).toEqual(["0001_jobs.sql", "0002_cron.sql", "0005_job_lifecycle.sql"]);
+    expect(files).toEqual(["0001_jobs.sql", "0002_cron.sql", "0003_workers.sql", "0005_job_lifecycle.sql"]);
     const db = await createTestDatabase("psql_fresh");
     for (const file of files) psql(db.url, file);
     expect((await migrationStatus({ pool: db.pool })).map((s) => s.status)).toEqual(["applied", "applied", "applied"]);
@@ -56,12 +56,13 @@ describe("plain SQL migrations applied with psql", () => {
   it("start({ migrate: false }) names exactly the missing migration", async () => {
     const db = await createTestDatabase("psql_partial");
     psql(db.url, files[0]!);
+    psql(db.url, files[2]!);
     const sidetrack = worker(db.url, undefined);
     const error = await sidetrack.start({ migrate: false }).catch((e: unknown) => e);
     await sidetrack.close();
     expect(error).toBeInstanceOf(SidetrackMigrationError);
     expect((error as Error).message).toMatch(/^schema "sidetrack" is missing migrations 0002_cron, 0005_job_lifecycle: /);
     // Nothing was applied by the check.
-    expect((await migrationStatus({ pool: db.pool })).map((s) => s.status)).toEqual(["applied", "pending", "pending"]);
+    expect((await migrationStatus({ pool: db.pool })).map((s) => s.status)).toEqual(["applied", "pending", "applied", "pending"]);
   });
 });

@@ -115,4 +115,43 @@ describe("outages", () => {
     // Runs beyond one are allowed only for jobs whose outcome write was lost with the server.
     expect(handled.size).toBe(600);
   });
+
+  it("after a PostgreSQL restart, workers reconnecting at different times rescue none of each other's running jobs", async () => {
+    const schema = "restart_liveness";
+    await runMigrations({ connectionString: server.url, schema });
+    const handled = new Map<number, number>();
+    const log: string[] = [];
+    // Default lease (30 s): only the registry could rescue within this test.
+    const make = (workerId: string) =>
+      new Sidetrack<Queues>({
+        databaseUrl: server.url,
+        schema,
+        workerId,
+        handleSignals: false,
+        concurrency: 4,
+        logger: capturingLogger(log),
+        queues: {
+          work: {
+            handler: async (job) => {
+              handled.set(job.payload.n, (handled.get(job.payload.n) ?? 0) + 1);
+              await new Promise((r) => setTimeout(r, 10_000));
+            },
+          },
+        },
+      });
+    const workers = [make("one"), make("two")];
+    for (const w of workers) await w.start();
+    await workers[0]!.insertJobs("work", Array.from({ length: 8 }, (_, n) => ({ n })));
+    await expect.poll(() => handled.size, { timeout: 30_000, interval: 10 }).toBe(8);
+    // Down long enough that reconnect backoffs (100 ms doubling) spread the workers' returns.
+    await server.restart(4_000);
+    await waitForCompleted(schema, 8);
+    const pool = quiet(new pg.Pool({ connectionString: server.url, max: 1 }));
+    const { rows } = await pool.query<{ errors: unknown[] }>(`select errors from ${schema}.jobs`);
+    expect(rows.map((r) => r.errors)).toEqual(rows.map(() => []));
+    expect(log.filter((l) => l.includes("rescued"))).toEqual([]);
+    await pool.end();
+    for (const w of workers) await w.stop({ grace: 1_000 });
+    expect([...handled.values()]).toEqual(Array.from({ length: 8 }, () => 1));
+  });
 });

@@ -8,6 +8,7 @@ import type { Job, JobStatus } from "../types.js";
 import { getJobSql } from "../db/sql/readJobs.js";
 import { countRetryableSql, retryJobsSql } from "../db/sql/retryJobs.js";
 import { knownQueuesSql, queueExistsSql, queueStatusSql } from "../db/sql/status.js";
+import { listWorkersSql } from "../db/sql/workers.js";
 
 export interface QueueStatus {
   queue: string;
@@ -174,4 +175,44 @@ function retryableStatus(status: string): RetryableStatus {
     throw new SidetrackValidationError(`retry: status must be one of ${RETRYABLE_STATUSES.join(", ")}, got ${JSON.stringify(status)}`);
   }
   return status as RetryableStatus;
+}
+
+/** A registered worker process (`listWorkers()`, `sidetrack workers`). */
+export interface WorkerInfo {
+  id: string;
+  host: string;
+  pid: number;
+  queues: string[];
+  concurrency: number;
+  /** The Sidetrack version it runs. */
+  version: string;
+  startedAt: Date;
+  heartbeatAt: Date;
+  heartbeatAgeMs: number;
+  /** Backend pid of its liveness session; null when poll-only. */
+  backendPid: number | null;
+  /** Whether its liveness lock is held now; null when poll-only (judged by heartbeat age). */
+  alive: boolean | null;
+}
+
+/**
+ * Every worker in the registry, oldest first. A worker that died stays listed (alive: false)
+ * until a running worker's rescuer removes it, within a couple of seconds.
+ */
+export async function listWorkers(db: AnyDbClient, options: { schema?: string } = {}): Promise<WorkerInfo[]> {
+  const schema = validateSchemaName(options.schema ?? DEFAULT_SCHEMA);
+  const rows = await toDbClient(db).query<Record<string, unknown>>(listWorkersSql(schema));
+  return rows.map((r) => ({
+    id: String(r.id),
+    host: String(r.host),
+    pid: Number(r.pid),
+    queues: r.queues as string[],
+    concurrency: Number(r.concurrency),
+    version: String(r.version),
+    startedAt: new Date(r.started_at as string | Date),
+    heartbeatAt: new Date(r.heartbeat_at as string | Date),
+    heartbeatAgeMs: Math.max(0, Number(r.heartbeat_age_ms)),
+    backendPid: r.backend_pid === null ? null : Number(r.backend_pid),
+    alive: r.lock_held === null ? null : r.lock_held === true,
+  }));
 }

@@ -26,6 +26,7 @@ import type { CronSchedule, Handler, InsertedJob, Job, ScheduleCronOptions, Side
 import { Worker } from "../worker/worker.js";
 import { loadOtel } from "../telemetry/otel.js";
 import { cancelJob, getJob, listJobs, type ListJobsFilter } from "./jobs.js";
+import { listWorkers, type WorkerInfo } from "./admin.js";
 import { runJobInline, runJobsInline, type InlineContext } from "./run-inline.js";
 import { handleStopSignals } from "./signals.js";
 
@@ -180,6 +181,11 @@ export class Sidetrack<Queues extends Record<string, unknown>> {
   /** The job with this id, or `undefined`. */
   async getJob(id: string, options: { dbClient?: DbClient | AnyDbClient } = {}): Promise<Job<Queues[keyof Queues]> | undefined> {
     return (await getJob(this.db(options.dbClient), id, { schema: this.schema })) as Job<Queues[keyof Queues]> | undefined;
+  }
+
+  /** The worker processes registered in this schema, with whether each is alive (admin.ts). */
+  listWorkers(): Promise<WorkerInfo[]> {
+    return listWorkers(this.db(), { schema: this.schema });
   }
 
   /** Jobs by queue and/or status, oldest first. */

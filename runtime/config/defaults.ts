@@ -169,3 +169,22 @@ export const GAUGE_POLL_INTERVAL_MS = 15_000;
  * mix retries into one tree. Links keep each attempt its own trace, reachable from the insert.
  */
 export const TRACE_PARENT_DEFAULT: "link" | "producer" = "link";
+
+/**
+ * Worker registry: each worker refreshes its row this often over its liveness session (one
+ * small update; the row also tells `sidetrack workers` who is running).
+ */
+export const WORKER_HEARTBEAT_INTERVAL_MS = 500;
+
+/**
+ * A worker whose liveness lock is gone is rescued once its last heartbeat is this old: the time
+ * a worker whose connection merely dropped has to reconnect and take a new lock (it reconnects
+ * after 100 ms). A SIGKILLed worker's jobs therefore run again ~1-2 s after the kill.
+ */
+export const WORKER_LOCK_GRACE_MS = 1_500;
+
+/**
+ * A worker without a liveness session (poll-only, `listen: false`) is rescued once its
+ * heartbeat is this old: twenty missed heartbeats, so a busy pool cannot make it look dead.
+ */
+export const WORKER_HEARTBEAT_STALE_MS = 10_000;

@@ -55,6 +55,10 @@ export interface ResolvedWorkerOptions {
   handleSignals: boolean;
   /** Name the hot statements so each connection prepares them once (off behind PgBouncer). */
   preparedStatements: boolean;
+  /** Where the LISTEN / liveness connection goes; undefined: through the pool. */
+  listenConnectionString: string | undefined;
+  /** false: poll-only, no long-lived connection. */
+  listen: boolean;
   logger: Logger;
   /** How each attempt's CONSUMER span relates to the insert's PRODUCER span. */
   tracing: { parent: "link" | "producer" };
@@ -108,6 +112,16 @@ export function resolveWorkerOptions(
   if (options.workerId !== undefined && (typeof options.workerId !== "string" || options.workerId === "")) {
     throw new SidetrackValidationError(`workerId must be a non-empty string, got ${show(options.workerId)}`, undefined, "workerId");
   }
+  if (options.listen !== undefined && typeof options.listen !== "boolean") {
+    throw new SidetrackValidationError(`listen must be a boolean, got ${show(options.listen)}`, undefined, "listen");
+  }
+  const listenAt = options.listenConnectionString;
+  if (listenAt !== undefined && (typeof listenAt !== "string" || listenAt === "")) {
+    throw new SidetrackValidationError(`listenConnectionString must be a non-empty string, got ${typeof listenAt === "string" ? '""' : typeof listenAt}`, undefined, "listenConnectionString");
+  }
+  if (listenAt !== undefined && options.listen === false) {
+    throw new SidetrackValidationError("listenConnectionString cannot be used with listen: false (poll-only has no long-lived connection)", undefined, "listenConnectionString");
+  }
   return {
     tracing: resolveTracing(options.tracing),
     workerId: options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`,
@@ -121,6 +135,8 @@ export function resolveWorkerOptions(
     retention,
     handleSignals: options.handleSignals ?? true,
     preparedStatements: options.preparedStatements ?? true,
+    listenConnectionString: listenAt,
+    listen: options.listen ?? true,
     logger: options.logger ?? defaultLogger,
     queues: runnable,
   };

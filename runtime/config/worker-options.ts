@@ -45,4 +45,17 @@ export interface WorkerOptions {
    * "producer" makes the PRODUCER span its parent, so the attempt joins the inserting trace.
    */
   tracing?: { parent?: "link" | "producer" };
+  /**
+   * Open the worker's long-lived connection (LISTEN, and the liveness lock that lets others
+   * rescue its jobs at once if it dies) here rather than through the pool: a direct connection
+   * to PostgreSQL when the pool goes through a transaction-mode pooler (PgBouncer, RDS Proxy,
+   * Supavisor), where LISTEN and session locks do not work.
+   */
+  listenConnectionString?: string;
+  /**
+   * `false`: no long-lived connection at all (poll-only). New jobs are found by polling, a
+   * cancel reaches a running handler through the lease heartbeat, and if this worker dies its
+   * jobs are rescued once its heartbeat is 10 s old instead of ~1.5 s. Default true.
+   */
+  listen?: boolean;
 }

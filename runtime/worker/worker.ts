@@ -7,11 +7,19 @@ import { cancelChannel, jobsChannel } from "../config/identifiers.js";
 import { Notifier } from "./notifier.js";
 import { Periodic } from "./periodic.js";
 import { pruneJobs } from "./maintenance/pruner.js";
-import { rescueExpiredLeases } from "./maintenance/rescuer.js";
+import { rescueJobs } from "./maintenance/rescuer.js";
 import { JobRun, type Outcome } from "./job-run.js";
 import { LockAhead } from "./lock-ahead.js";
 import { SidetrackError, type AbortReason } from "../errors.js";
-import { DRAIN_DEADLINE_MS, HEARTBEAT_FLOOR_MS, HEARTBEAT_FRACTION } from "../config/defaults.js";
+import {
+  DRAIN_DEADLINE_MS,
+  HEARTBEAT_FLOOR_MS,
+  HEARTBEAT_FRACTION,
+  WORKER_HEARTBEAT_INTERVAL_MS,
+  WORKER_HEARTBEAT_STALE_MS,
+  WORKER_LOCK_GRACE_MS,
+} from "../config/defaults.js";
+import { WorkerRegistry } from "./registry.js";
 import { renewLeasesSql } from "../db/sql/renewLeases.js";
 import { writeProgressSql } from "../db/sql/progressJobs.js";
 import { outcomeWrite } from "./outcomes.js";
@@ -55,7 +63,9 @@ export class Worker {
   readonly #progressFlushes = new Set<Promise<void>>();
   readonly #fetcher: Fetcher;
   readonly #completer: Completer;
-  readonly #notifier: Notifier;
+  readonly #notifier: Notifier | undefined;
+  readonly #registry: WorkerRegistry;
+  readonly #registryHeartbeat: Periodic;
   readonly #heartbeat: Periodic;
   readonly #rescuer: Periodic;
   readonly #pruner: Periodic | undefined;
@@ -95,9 +105,23 @@ export class Worker {
     });
     const jobs = jobsChannel(schema);
     const cancels = cancelChannel(schema);
-    this.#notifier = new Notifier({
+    this.#registry = new WorkerRegistry(pool, schema, {
+      id: workerId,
+      queues: [...config.queues.keys()],
+      concurrency: config.concurrency,
+    }, () =>
+      config.logger.warn(
+        `worker ${workerId} registered again: it was judged gone while its session was down, so its jobs were rescued; ` +
+          `their handlers here are aborted at the next lease renewal`,
+      ),
+    );
+    this.#registryHeartbeat = new Periodic(WORKER_HEARTBEAT_INTERVAL_MS, () => this.#registry.heartbeat(), onError("refreshing the worker heartbeat"));
+    this.#notifier = !config.listen ? undefined : new Notifier({
       pool,
+      connectionString: config.listenConnectionString,
       channels: [jobs, cancels],
+      onSession: (session) => this.#registry.bindSession(session),
+      onSessionLost: (session) => this.#registry.unbindSession(session),
       onNotification: (channel, payload) => {
         if (channel === jobs && config.queues.has(payload)) this.#fetcher.wake();
         if (channel === cancels) {
@@ -109,17 +133,20 @@ export class Worker {
       onConnected: () => this.#fetcher.wake(),
       onError: onError("listening for notifications"),
     });
-    this.#heartbeat = new Periodic(Math.max(HEARTBEAT_FLOOR_MS, Math.floor(config.leaseMs / HEARTBEAT_FRACTION)), () => this.#renewLeases(), onError("renewing leases"));
+    this.#heartbeat = new Periodic(this.#heartbeatMs, () => this.#renewLeases(), onError("renewing leases"));
     this.#rescuer = new Periodic(
       config.rescueIntervalMs,
       async () => {
-        for (const r of await rescueExpiredLeases(pool, schema)) {
+        const rescued = await rescueJobs(pool, schema, {
+          lockGraceMs: WORKER_LOCK_GRACE_MS,
+          heartbeatStaleMs: WORKER_HEARTBEAT_STALE_MS,
+          restartGraceMs: config.leaseMs,
+          workerId,
+        });
+        for (const r of rescued) {
+          const why = r.reason === "worker-gone" ? "whose worker is gone" : "whose worker lost its lease";
           countJobs("rescued", r.queue);
-          config.logger.warn(`rescued job ${r.id} (${r.queue}) whose worker lost its lease: now ${r.status}`, {
-            jobId: r.id,
-            queue: r.queue,
-            workerId,
-          });
+          config.logger.warn(`rescued job ${r.id} (${r.queue}) ${why}: now ${r.status}`, { jobId: r.id, queue: r.queue, workerId });
           config.emit("job:rescued", r.id, r.status);
         }
       },
@@ -131,6 +158,12 @@ export class Worker {
       : undefined;
     this.#cron = config.cron ? new CronService({ pool, schema, ...config.cron, onError: onError("firing cron schedules") }) : undefined;
   }
+
+  get #heartbeatMs(): number {
+    return Math.max(HEARTBEAT_FLOOR_MS, Math.floor(this.#config.leaseMs / HEARTBEAT_FRACTION));
+  }
+
+  readonly #onRegistryError = (error: unknown) => this.#reportError("updating the worker registry", error);
 
   get workerId(): string {
     return this.#config.workerId;
@@ -147,10 +180,21 @@ export class Worker {
     // Before the first claim, so the first job's span and metrics already see the API.
     await loadOtel();
     gauges.add(this.#config.schema, this.#config.pool);
-    // The first claim goes out at once, on its own connection, while the LISTEN connection is
-    // set up: a job inserted in between is not missed, since connecting wakes the fetcher again.
+    // Registered (and holding its liveness lock) before it claims anything, so no other worker
+    // can mistake the jobs it claims for those of a worker that is gone.
+    if (this.#notifier) {
+      await this.#notifier.start();
+    } else {
+      await this.#registry.heartbeat().catch(this.#onRegistryError);
+      const c = this.#config;
+      c.logger.info(
+        `worker ${c.workerId}: poll-only (listen: false): new jobs are found by polling every ${c.pollIntervalMs} ms, ` +
+          `cancels reach running handlers within ${this.#heartbeatMs} ms, and if this process dies its jobs are rescued ` +
+          `once its heartbeat is ${WORKER_HEARTBEAT_STALE_MS / 1000} s old (not ~${WORKER_LOCK_GRACE_MS / 1000} s)`,
+      );
+    }
+    this.#registryHeartbeat.start();
     this.#fetcher.start();
-    await this.#notifier.start();
     this.#heartbeat.start();
     this.#rescuer.start(true);
     this.#pruner?.start(true);
@@ -194,7 +238,9 @@ export class Worker {
     // Outcomes already produced are written before the leases are let go; bounded so a dead
     // database cannot hold shutdown forever (those jobs then come back through lease expiry).
     await this.#completer.drain(Date.now() + DRAIN_DEADLINE_MS);
-    await Promise.all([this.#heartbeat.stop(), this.#rescuer.stop(), this.#pruner?.stop(), this.#notifier.stop()]);
+    await Promise.all([this.#heartbeat.stop(), this.#rescuer.stop(), this.#pruner?.stop(), this.#registryHeartbeat.stop()]);
+    await this.#registry.deregister().catch(this.#onRegistryError);
+    await this.#notifier?.stop();
     gauges.remove(this.#config.schema, this.#config.pool);
     this.#state = "stopped";
   }

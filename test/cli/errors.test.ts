@@ -18,6 +18,7 @@ const CONNECTING_COMMANDS = [
   ["migrate"],
   ["migrate", "--status"],
   ["status"],
+  ["workers"],
   ["jobs", "list"],
   ["jobs", "show", "1"],
   ["jobs", "retry", "1"],
@@ -124,7 +125,7 @@ describe("usage", () => {
     expect(command.stderr).toContain('error: unknown command "stauts". Did you mean status?');
     const none = await runCli([]);
     expect(none.code).toBe(2);
-    expect(none.stderr).toContain("error: name a command: generate, migrate, worker, status, jobs, cron or dashboard");
+    expect(none.stderr).toContain("error: name a command: generate, migrate, worker, workers, status, jobs, cron or dashboard");
   });
 
   it("a typo in a sub-command names that word and suggests the sub-command", async () => {

@@ -36,6 +36,21 @@ describe("sidetrack worker", () => {
     expect(r.stdout).toMatch(/worker stopped\n$/);
   });
 
+  it("--poll-only registers a worker without a liveness session; --listen-url one whose session is that connection", async () => {
+    for (const [flags, alive] of [[["--poll-only"], null], [["--listen-url", db.url], true]] as const) {
+      const cli = startCli(["worker", "--handlers", "test/cli/fixtures/handlers.mjs", "--no-prepared-statements", ...flags], { databaseUrl: db.url });
+      await waitFor(cli, () => /worker started/.test(cli.stdout()), "the worker started");
+      expect(cli.stdout()).toContain(alive === null ? "poll-only (rescue after ~10 s" : "LISTEN over --listen-url");
+      const listed = JSON.parse((await runCli(["workers", "--json"], { databaseUrl: db.url })).stdout).workers;
+      expect(listed.map((w: { alive: boolean | null }) => w.alive)).toEqual([alive]);
+      cli.child.kill("SIGTERM");
+      expect((await cli.exited).code).toBe(0);
+    }
+    const both = await runCli(["worker", "--handlers", "test/cli/fixtures/handlers.mjs", "--poll-only", "--listen-url", db.url], { databaseUrl: db.url });
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain("--poll-only and --listen-url cannot be used together");
+  });
+
   it("--queues limits the queues; a TypeScript module loads through the caller's loader", async () => {
     const typed = await insert("cliTyped", { n: 21 });
     const cli = startCli(["worker", "--handlers", "test/cli/fixtures/handlers-ts.ts", "--queues", "cliTyped"], { databaseUrl: db.url });
@@ -67,7 +82,7 @@ describe("sidetrack worker", () => {
   it("--no-migrate does not migrate: on an unmigrated schema it names the missing migrations and exits 1", async () => {
     const r = await runCli(["worker", "--handlers", "test/cli/fixtures/handlers.mjs", "--no-migrate", "--schema", "elsewhere"], { databaseUrl: db.url });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^error: schema "elsewhere" is missing migrations 0001_jobs, 0002_cron, 0005_job_lifecycle: /);
+    expect(r.stderr).toMatch(/^error: schema "elsewhere" is missing migrations 0001_jobs, 0002_cron, 0003_workers, 0005_job_lifecycle: /);
     const { rows } = await db.pool.query("select to_regclass('elsewhere.jobs') is null as absent");
     expect(rows[0].absent).toBe(true);
   });

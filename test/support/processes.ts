@@ -12,7 +12,7 @@ export interface WorkerProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts test/support/worker-process.ts (or another worker script) in its own Node process. */
+/** Starts test/support/worker-process.ts (or `script`) in its own Node process. */
 export function spawnWorker(env: Record<string, string>, script = workerScript): WorkerProcess {
   const child = spawn(process.execPath, ["--import", "tsx", script], {
     env: { ...process.env, ...env },

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { quoteIdent } from "../../config/identifiers.js";
 import { sql as jobs } from "./0001_jobs.js";
 import { sql as cron } from "./0002_cron.js";
+import { sql as workers } from "./0003_workers.js";
 import { sql as jobLifecycle } from "./0005_job_lifecycle.js";
 
 export interface Migration {
@@ -16,6 +17,7 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "jobs", template: jobs },
   { version: 2, name: "cron", template: cron },
+  { version: 3, name: "workers", template: workers },
   { version: 5, name: "job_lifecycle", template: jobLifecycle },
 ];
 

@@ -3,6 +3,3 @@
 export const beginSql = "begin";
 export const commitSql = "commit";
 export const rollbackSql = "rollback";
-
-/** Drops every LISTEN of a connection before it goes back to the pool (the notifier's stop). */
-export const unlistenAllSql = "unlisten *";
