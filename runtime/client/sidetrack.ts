@@ -7,7 +7,7 @@ import pg from "pg";
 import { POOL_SIZE_DEFAULT } from "../config/defaults.js";
 import { DEFAULT_SCHEMA, validateQueueName, validateSchemaName } from "../config/identifiers.js";
 import type { QueueOptions } from "../config/queue-options.js";
-import { resolveWorkerOptions, type ResolvedWorkerOptions } from "../config/resolve.js";
+import { queuePolicies, resolveWorkerOptions, type ResolvedWorkerOptions } from "../config/resolve.js";
 import type { WorkerOptions } from "../config/worker-options.js";
 import { validateCron } from "../cron/expression.js";
 import {
@@ -27,6 +27,7 @@ import { Worker } from "../worker/worker.js";
 import { cancelJob, getJob, listJobs, type ListJobsFilter } from "./jobs.js";
 import { runJobInline, runJobsInline, type InlineContext } from "./run-inline.js";
 import { handleStopSignals } from "./signals.js";
+import { listQueues, setQueuePaused, writeQueuePolicies, type QueueInfo } from "./queues.js";
 
 export interface DatabaseOptions {
   /** A PostgreSQL connection string. */
@@ -194,6 +195,24 @@ export class Sidetrack<Queues extends Record<string, unknown>> {
     return (await cancelJob(this.db(options.dbClient), id, { schema: this.schema })) !== undefined;
   }
 
+  /**
+   * Pauses a queue on every worker: once this returns no worker starts a job of it (running
+   * ones finish; inserts are still accepted). The pause stays until resumeQueue, across deploys.
+   */
+  async pauseQueue(queue: keyof Queues & string): Promise<void> {
+    await setQueuePaused(this.pool, queue, true, { schema: this.schema });
+  }
+
+  /** Resumes a paused queue and wakes the workers. */
+  async resumeQueue(queue: keyof Queues & string): Promise<void> {
+    await setQueuePaused(this.pool, queue, false, { schema: this.schema });
+  }
+
+  /** Every queue with a policy or a job: its policy (as the workers enforce it) and job counts by state. */
+  async listQueues(): Promise<QueueInfo[]> {
+    return listQueues(this.pool, { schema: this.schema });
+  }
+
   /** Listens to worker events: job:started, job:completed, job:retrying, job:failed, job:cancelled, job:rescued, error. */
   on<E extends keyof SidetrackEvents>(event: E, listener: (...args: SidetrackEvents[E]) => void): this {
     this.#events.on(event, listener as (...args: unknown[]) => void);
@@ -223,6 +242,7 @@ export class Sidetrack<Queues extends Record<string, unknown>> {
     }
     if (migrate) await this.runMigrations();
     else await requireMigrations({ pool: this.pool, schema: this.schema });
+    await writeQueuePolicies(this.pool, this.schema, queuePolicies(this.config.queues));
     await registerDeclaredSchedules(this.pool, this.schema, Object.keys(this.config.queues), this.#declaredSchedules, {
       prune: this.config.pruneDeclaredSchedules !== false,
     });

@@ -8,7 +8,8 @@ import { parseDuration } from "./duration.js";
 export const MAX_INT = 2_147_483_647;
 
 /** The options a queue accepts, in the order the docs list them. */
-export const QUEUE_OPTION_NAMES = ["schema", "maxAttempts", "priority", "timeout", "concurrency", "uniqueBy", "backoff", "cron"] as const;
+export const QUEUE_OPTION_NAMES = ["schema", "maxAttempts", "priority", "timeout", "concurrency", "uniqueBy", "globalConcurrency", "concurrencyBy", "concurrencyPerKey", "rateLimit", "backoff", "cron"] as const;
+export const RATE_LIMIT_KEYS = ["limit", "per"] as const;
 export const BACKOFF_KEYS = ["base", "max"] as const;
 export const CRON_KEYS = ["schedule", "timezone", "payload"] as const;
 
@@ -53,6 +54,28 @@ export function uniqueByProblem(value: unknown): string | undefined {
   }
   const twice = value.find((field, i) => value.indexOf(field) !== i);
   return twice === undefined ? undefined : `names "${twice}" twice`;
+}
+
+/** `concurrencyBy`: the same shape as `uniqueBy`. */
+export const concurrencyByProblem = uniqueByProblem;
+
+/** `concurrencyPerKey`: only meaningful with `concurrencyBy`. */
+export function concurrencyPerKeyProblem(value: unknown, concurrencyBy: unknown): string | undefined {
+  return integerProblem(value, 1) ?? (concurrencyBy === undefined ? "needs concurrencyBy (the payload fields that make the key)" : undefined);
+}
+
+/** `rateLimit`: { limit: integer ≥ 1, per: Duration ≥ 1ms }; returns [field suffix, problem]. */
+export function rateLimitProblem(value: unknown): [string, string] | undefined {
+  const shape = objectProblem(value, RATE_LIMIT_KEYS);
+  if (shape) return ["", shape];
+  const r = value as { limit?: unknown; per?: unknown };
+  const limit = integerProblem(r.limit, 1);
+  if (limit) return [".limit", limit];
+  if (r.per === undefined) return [".per", "is required (a Duration such as \"1s\")"];
+  const per = durationProblem(r.per);
+  if (per) return [".per", per];
+  if (parseDuration(r.per, "") < 1) return [".per", `must be at least 1ms, got ${show(r.per)}`];
+  return undefined;
 }
 
 /** The known name nearest to a misspelt one (edit distance ≤ 2, or a case-only difference). */

@@ -36,6 +36,8 @@ export interface InsertRow {
   delay_ms: number | null;
   max_attempts: number;
   unique_key: string | null;
+  /** From the queue's `concurrencyBy` fields; null when it has none. */
+  concurrency_key: string | null;
 }
 
 export interface InsertLimits {
@@ -115,6 +117,11 @@ export function prepareInsert(
     if (keyBytes > MAX_UNIQUE_KEY_BYTES) fail("options.uniqueKey", `is ${keyBytes} bytes, over the limit of ${MAX_UNIQUE_KEY_BYTES}`);
   }
 
+  // The per-key concurrency key: the same derivation as a uniqueBy key, in its own column.
+  const concurrencyKey = queueOptions.concurrencyBy && queueOptions.concurrencyBy.length > 0
+    ? uniqueKeyFromPayload(queue, queueOptions.concurrencyBy, payload, "concurrencyBy")
+    : null;
+
   return {
     queue,
     payload,
@@ -124,16 +131,17 @@ export function prepareInsert(
     delay_ms: delayMs,
     max_attempts: maxAttempts,
     unique_key: uniqueKey,
+    concurrency_key: concurrencyKey,
   };
 }
 
 /** The unique key `uniqueBy: ["a", "b"]` derives: the JSON of the fields' values, in declaration order. */
-export function uniqueKeyFromPayload(queue: string, fields: readonly string[], payload: unknown): string {
+export function uniqueKeyFromPayload(queue: string, fields: readonly string[], payload: unknown, option = "uniqueBy"): string {
   const record = (payload ?? {}) as Record<string, unknown>;
   const values = fields.map((field) => {
     if (typeof payload !== "object" || payload === null || !(field in record)) {
       throw new SidetrackValidationError(
-        `queue "${queue}": payload.${field} is required because the queue is uniqueBy ${JSON.stringify(fields)}`,
+        `queue "${queue}": payload.${field} is required because the queue is ${option} ${JSON.stringify(fields)}`,
         queue,
         `payload.${field}`,
       );
@@ -208,7 +216,7 @@ function statementInput(rows: InsertRow[]): string {
     (row, i) =>
       `{"i":${i},"queue":${JSON.stringify(row.queue)},"payload":${row.payloadJson},"priority":${row.priority},` +
       `"run_at":${JSON.stringify(row.run_at)},"delay_ms":${row.delay_ms},"max_attempts":${row.max_attempts},` +
-      `"unique_key":${JSON.stringify(row.unique_key)}}`,
+      `"unique_key":${JSON.stringify(row.unique_key)},"concurrency_key":${JSON.stringify(row.concurrency_key)}}`,
   );
   return `[${parts.join(",")}]`;
 }

@@ -65,6 +65,7 @@ export class Worker {
       preparedStatements: config.preparedStatements,
       leaseMs: config.leaseMs,
       pollIntervalMs: config.pollIntervalMs,
+      limitedQueues: new Set([...config.queues.values()].filter((q) => q.limited).map((q) => q.name)),
       freeSlots: () => this.#freeSlots(),
       completions: this.#completer,
       onJobs: (jobs) => jobs.forEach((job) => this.#start(job)),

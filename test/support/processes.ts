@@ -12,9 +12,9 @@ export interface WorkerProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts test/support/worker-process.ts in its own Node process. */
-export function spawnWorker(env: Record<string, string>): WorkerProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", workerScript], {
+/** Starts test/support/worker-process.ts (or another worker script) in its own Node process. */
+export function spawnWorker(env: Record<string, string>, script = workerScript): WorkerProcess {
+  const child = spawn(process.execPath, ["--import", "tsx", script], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

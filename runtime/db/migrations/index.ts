@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { quoteIdent } from "../../config/identifiers.js";
 import { sql as jobs } from "./0001_jobs.js";
 import { sql as cron } from "./0002_cron.js";
+import { sql as queues } from "./0004_queues.js";
 
 export interface Migration {
   /** Applied in ascending order; never reused. */
@@ -15,6 +16,7 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "jobs", template: jobs },
   { version: 2, name: "cron", template: cron },
+  { version: 4, name: "queues", template: queues },
 ];
 
 /** The SQL of a migration for one schema: what `sidetrack migrate` runs and `generate` writes out. */

@@ -3,7 +3,7 @@ import { AFTER_NOTIFIED, LIVE_STATUS_LIST, rowJson } from "./fragments.js";
 
 /**
  * Inserts a batch of jobs in one statement and notifies listeners (delivered at commit).
- * $1: JSON array of { i, queue, payload, priority, run_at, delay_ms, max_attempts, unique_key }.
+ * $1: JSON array of { i, queue, payload, priority, run_at, delay_ms, max_attempts, unique_key, concurrency_key }.
  * $2: the notify channel.
  * $3: JSON array of the distinct queues of the rows without a unique key (all of them are
  *     inserted, so the caller knows whom to notify without the statement collecting the
@@ -25,11 +25,11 @@ export function insertJobsSql(schema: string): string {
   return `with input as (
   select * from jsonb_to_recordset($1::jsonb) as x(
     i integer, queue text, payload jsonb, priority integer, run_at timestamptz,
-    delay_ms bigint, max_attempts integer, unique_key text)
+    delay_ms bigint, max_attempts integer, unique_key text, concurrency_key text)
 ), plain as (
-  insert into ${jobs} (queue, payload, priority, run_at, max_attempts)
+  insert into ${jobs} (queue, payload, priority, run_at, max_attempts, concurrency_key)
   select queue, coalesce(payload, 'null'::jsonb), priority,
-         coalesce(run_at, now() + coalesce(delay_ms, 0) * interval '1 millisecond'), max_attempts
+         coalesce(run_at, now() + coalesce(delay_ms, 0) * interval '1 millisecond'), max_attempts, concurrency_key
   from input where unique_key is null
   order by i
   returning id, queue, run_at, inserted_at
@@ -37,10 +37,10 @@ export function insertJobsSql(schema: string): string {
   select distinct on (queue, unique_key) * from input where unique_key is not null
   order by queue, unique_key, i
 ), keyed as (
-  insert into ${jobs} (queue, payload, priority, run_at, max_attempts, unique_key)
+  insert into ${jobs} (queue, payload, priority, run_at, max_attempts, unique_key, concurrency_key)
   select queue, coalesce(payload, 'null'::jsonb), priority,
          coalesce(run_at, now() + coalesce(delay_ms, 0) * interval '1 millisecond'),
-         max_attempts, unique_key
+         max_attempts, unique_key, concurrency_key
   from first_of_key
   -- Key order, not input order: concurrent batches sharing keys then take the index's locks in
   -- the same order and cannot deadlock. Keyed rows are matched back by key, so order is free.

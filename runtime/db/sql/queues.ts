@@ -1,0 +1,143 @@
+import { quoteIdent } from "../../config/identifiers.js";
+import { CLAIMED_COLUMNS, READY_STATUS_LIST } from "./fragments.js";
+
+/** A policy row (`p`) limits claims, so only the limited claim path may take its jobs, when any of these is set. */
+export const LIMITED_POLICY = `(p.global_concurrency is not null or p.concurrency_per_key is not null or p.rate_limit is not null)`;
+
+/**
+ * Writes the declared policies: one row per declared queue, so every worker (and the plain
+ * claim's row lock) finds one. `paused` is left as it is: it is operational, not declared.
+ * $1: JSON array of { name, global_concurrency, concurrency_by, concurrency_per_key, rate_limit, rate_per_ms }.
+ * Names in order, so concurrent starts lock rows in the same order and cannot deadlock.
+ */
+export function upsertQueuePoliciesSql(schema: string): string {
+  const queues = `${quoteIdent(schema)}.queues`;
+  return `insert into ${queues} as p (name, global_concurrency, concurrency_by, concurrency_per_key, rate_limit, rate_per_ms)
+select name, global_concurrency, concurrency_by, concurrency_per_key, rate_limit, rate_per_ms
+from jsonb_to_recordset($1::jsonb) as x(name text, global_concurrency integer, concurrency_by text[],
+  concurrency_per_key integer, rate_limit integer, rate_per_ms bigint)
+order by name
+on conflict (name) do update set
+  global_concurrency = excluded.global_concurrency, concurrency_by = excluded.concurrency_by,
+  concurrency_per_key = excluded.concurrency_per_key, rate_limit = excluded.rate_limit,
+  rate_per_ms = excluded.rate_per_ms,
+  updated_at = case when (p.global_concurrency, p.concurrency_by, p.concurrency_per_key, p.rate_limit, p.rate_per_ms)
+      is not distinct from (excluded.global_concurrency, excluded.concurrency_by, excluded.concurrency_per_key,
+      excluded.rate_limit, excluded.rate_per_ms) then p.updated_at else now() end`;
+}
+
+/**
+ * Pauses or resumes a queue (creating its row when it has none) and, on resume, wakes the
+ * workers through the jobs channel. The row is first locked FOR UPDATE: that waits for every
+ * claim holding it (the plain claim's FOR KEY SHARE, the limited claim's lock) and makes the
+ * claims after it read the new state, so once this commits no claim can start a job of a
+ * paused queue. $1 queue, $2 paused, $3 jobs channel. Returns the queue's row as JSON.
+ */
+export function setQueuePausedSql(schema: string): string {
+  const queues = `${quoteIdent(schema)}.queues`;
+  return `with ensured as (
+  insert into ${queues} (name) values ($1) on conflict (name) do nothing
+), locked as (
+  select name from ${queues} where name = $1 for update
+), changed as (
+  update ${queues} q set paused = $2, updated_at = now()
+  from locked where q.name = locked.name
+  returning q.name
+), notified as (
+  select pg_notify($3, name) from changed where not $2
+)
+select name from changed where (select count(*) from notified) >= 0`;
+}
+
+/** Every policy row with its queue's job counts by state. $1: queue or null (all). */
+export function listQueuesSql(schema: string): string {
+  const s = quoteIdent(schema);
+  return `with names as (
+  select name from ${s}.queues union select distinct queue from ${s}.jobs
+)
+select n.name, coalesce(p.paused, false) as paused, p.global_concurrency, p.concurrency_by,
+  p.concurrency_per_key, p.rate_limit, p.rate_per_ms::text as rate_per_ms,
+  (extract(epoch from p.updated_at) * 1000)::float8 as updated_at_ms,
+  coalesce((select jsonb_object_agg(status, c) from (
+    select status, count(*) as c from ${s}.jobs j where j.queue = n.name group by status) x), '{}')::text as counts
+from names n left join ${s}.queues p on p.name = n.name
+where $1::text is null or n.name = $1
+order by n.name`;
+}
+
+/**
+ * The limited claim's first statement: locks the policies of the limited queues about to be
+ * claimed, in name order (no deadlock between workers). Claimers of one limited queue then take
+ * turns, and the claim statement after it runs on a snapshot that sees every claim committed
+ * before: counting running jobs there is race-free. $1 queue names. Returns the policies.
+ */
+export function lockQueuePoliciesSql(schema: string): string {
+  return `select name, paused, global_concurrency, concurrency_per_key, rate_limit, rate_per_ms::text as rate_per_ms
+from ${quoteIdent(schema)}.queues where name = any($1::text[])
+order by name
+for no key update`;
+}
+
+/**
+ * Claims jobs of one limited queue, inside the transaction that locked its policy row
+ * (lockQueuePoliciesSql). How many: the fewest of the worker's free slots ($4), the global
+ * concurrency left (limit - running), and the rate limit left (limit - starts within the
+ * sliding window, kept in recent_starts). With `perKey` true it also skips jobs whose key is at
+ * its per-key limit, taking later jobs of other keys instead (no head-of-line blocking); that
+ * reads every ready job of the queue, so it is only used for queues with concurrencyPerKey.
+ *
+ * The claim time is clock_timestamp() after the lock (now() would be the transaction's start,
+ * before waiting): it is the job's started_at and the time the rate window records.
+ * $1 worker id, $2 lease ms, $3 queue, $4 free slots.
+ */
+export function claimLimitedSql(schema: string, perKey: boolean): string {
+  const s = quoteIdent(schema);
+  const jobs = `${s}.jobs`;
+  const ready = perKey
+    ? `select r.id from (
+      select id, priority, run_at, concurrency_key,
+        row_number() over (partition by concurrency_key order by priority, run_at, id) as rn
+      from ${jobs} where queue = $3 and status in ${READY_STATUS_LIST} and run_at <= now()
+    ) r
+    left join (
+      select concurrency_key, count(*) as n from ${jobs}
+      where queue = $3 and status = 'running' and concurrency_key is not null group by concurrency_key
+    ) k on k.concurrency_key = r.concurrency_key
+    where r.concurrency_key is null or r.rn <= (select per_key from budget) - coalesce(k.n, 0)
+    order by r.priority, r.run_at, r.id
+    limit coalesce((select n from budget), 0)`
+    : `select id from ${jobs}
+    where queue = $3 and status in ${READY_STATUS_LIST} and run_at <= now()
+    order by priority, run_at, id
+    limit coalesce((select n from budget), 0)`;
+  return `with params as materialized (
+  select $3::text as name, $4::int as free, clock_timestamp() as at
+), budget as materialized (
+  select greatest(0, least(params.free,
+      case when p.paused then 0 end,
+      p.global_concurrency - (select count(*) from ${jobs} where queue = $3 and status = 'running')::int,
+      p.rate_limit - (select count(*) from unnest(p.recent_starts) t
+        where t > params.at - p.rate_per_ms * interval '1 millisecond')::int)) as n,
+    coalesce(p.concurrency_per_key, 2147483647) as per_key
+  from params join ${s}.queues p on p.name = params.name
+), candidates as (
+  select j.ctid from ${jobs} j
+  where j.id in (${ready})
+  for update skip locked
+), claimed as (
+  update ${jobs} j
+  set status = 'running', attempt = j.attempt + 1, started_at = (select at from params),
+    locked_by = $1, locked_until = now() + $2 * interval '1 millisecond'
+  where j.ctid = any(array(select ctid from candidates))
+  returning ${CLAIMED_COLUMNS}
+), recorded as (
+  update ${s}.queues p
+  set recent_starts = array(
+    select t from unnest(p.recent_starts || array_fill(params.at, array[(select count(*) from claimed)::int])) t
+    where t > params.at - p.rate_per_ms * interval '1 millisecond'
+    order by t desc limit p.rate_limit)
+  from params
+  where p.name = params.name and p.rate_limit is not null and exists (select 1 from claimed)
+)
+select * from claimed`;
+}
