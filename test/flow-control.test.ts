@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listQueues, runMigrations, setQueuePaused, Sidetrack } from "../runtime/index.js";
 import { createTestDatabase, type TestDatabase } from "./support/database.js";
 import { spawnWorker, type WorkerProcess } from "./support/processes.js";
+import { previousReleaseFetchSql, previousReleaseInsertSql } from "./fixtures/previous-release-sql.js";
 
 type Queues = { limited: { key?: string }; free: { key?: string } };
 const script = fileURLToPath(new URL("./support/flow-worker-process.ts", import.meta.url));
@@ -57,6 +58,22 @@ async function maxOverlap(schema: string, queue: string, byKey: boolean): Promis
 }
 
 const eventually = { timeout: 60_000, interval: 100 };
+
+describe("migration 0004 under the previous release", () => {
+  it("a worker of the previous release keeps inserting, claiming and completing on the migrated schema", async () => {
+    const schema = "previous";
+    await runMigrations({ pool: db.pool, schema });
+    const { rows: inserted } = await db.pool.query<{ id: string }>(previousReleaseInsertSql(schema), [5]);
+    const claim = (done: string[]) =>
+      db.pool.query<{ id: string | null; completed_ids: string[] | null }>(previousReleaseFetchSql(schema), ["old-worker", 30_000, ["free"], [10], 10, done]);
+    const first = await claim([]);
+    const claimed = first.rows.filter((r) => r.id !== null).map((r) => r.id!);
+    expect(claimed.sort()).toEqual(inserted.map((r) => r.id).sort());
+    const second = await claim(claimed);
+    expect(second.rows.find((r) => r.completed_ids !== null)!.completed_ids!.sort()).toEqual(claimed.sort());
+    expect(await completed(schema, "free")).toBe(5);
+  });
+});
 
 describe("flow control across worker processes", () => {
   it("pause: no job of a paused queue starts once pauseQueue returned; resume continues", async () => {
