@@ -3,7 +3,7 @@ import { parseClaimedJob, type ClaimedRow } from "../db/rows.js";
 import type { Job } from "../types.js";
 import { FailureBackoff, sleep } from "./backoff.js";
 import { fetchJobsSql } from "../db/sql/fetchJobs.js";
-import { claimLimitedSql, lockQueuePoliciesSql } from "../db/sql/queues.js";
+import { claimLimitedPerKeySql, claimLimitedSql, lockQueuePoliciesSql } from "../db/sql/queues.js";
 import { inTransaction } from "../db/clients.js";
 
 /** What the fetcher may claim right now: per-queue limits and the process total. */
@@ -68,7 +68,7 @@ export class Fetcher {
 
   constructor(private readonly options: FetcherOptions) {
     this.#sql = fetchJobsSql(options.schema);
-    this.#limitedSql = { plain: claimLimitedSql(options.schema, false), perKey: claimLimitedSql(options.schema, true) };
+    this.#limitedSql = { plain: claimLimitedSql(options.schema), perKey: claimLimitedPerKeySql(options.schema) };
   }
 
   start(): void {

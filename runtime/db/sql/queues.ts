@@ -51,16 +51,17 @@ select name from changed where (select count(*) from notified) >= 0`;
 
 /** Every policy row with its queue's job counts by state. $1: queue or null (all). */
 export function listQueuesSql(schema: string): string {
-  const s = quoteIdent(schema);
+  const queues = `${quoteIdent(schema)}.queues`;
+  const jobs = `${quoteIdent(schema)}.jobs`;
   return `with names as (
-  select name from ${s}.queues union select distinct queue from ${s}.jobs
+  select name from ${queues} union select distinct queue from ${jobs}
 )
 select n.name, coalesce(p.paused, false) as paused, p.global_concurrency, p.concurrency_by,
   p.concurrency_per_key, p.rate_limit, p.rate_per_ms::text as rate_per_ms,
   (extract(epoch from p.updated_at) * 1000)::float8 as updated_at_ms,
   coalesce((select jsonb_object_agg(status, c) from (
-    select status, count(*) as c from ${s}.jobs j where j.queue = n.name group by status) x), '{}')::text as counts
-from names n left join ${s}.queues p on p.name = n.name
+    select status, count(*) as c from ${jobs} j where j.queue = n.name group by status) x), '{}')::text as counts
+from names n left join ${queues} p on p.name = n.name
 where $1::text is null or n.name = $1
 order by n.name`;
 }
@@ -78,38 +79,52 @@ order by name
 for no key update`;
 }
 
+/** The limited claim of a queue with a global or rate limit but no per-key limit (see limitedClaim). */
+export function claimLimitedSql(schema: string): string {
+  return limitedClaim(schema, false);
+}
+
+/** The limited claim of a queue with concurrencyPerKey (see limitedClaim). */
+export function claimLimitedPerKeySql(schema: string): string {
+  return limitedClaim(schema, true);
+}
+
+/** Without a per-key limit: the first ready jobs in claim order, as many as the budget allows. */
+export const READY_LIMIT_BUDGET = `coalesce((select n from budget), 0)`;
+export const PICK_IN_ORDER = `select id from ready`;
+
+/**
+ * With a per-key limit: every ready job (the per-key filter needs them all), then per key only
+ * as many as its running jobs leave room for; jobs without a key (inserted before the queue had
+ * concurrencyBy) are not limited per key. Then the budget, in claim order.
+ */
+export const READY_LIMIT_ALL = `null`;
+export const PICK_PER_KEY = `select r.id from (
+      select id, priority, run_at, concurrency_key,
+        row_number() over (partition by concurrency_key order by priority, run_at, id) as rn
+      from ready
+    ) r
+    left join running_keys k on k.concurrency_key = r.concurrency_key
+    where r.concurrency_key is null or r.rn <= (select per_key from budget) - coalesce(k.n, 0)
+    order by r.priority, r.run_at, r.id
+    limit coalesce((select n from budget), 0)`;
+
 /**
  * Claims jobs of one limited queue, inside the transaction that locked its policy row
  * (lockQueuePoliciesSql). How many: the fewest of the worker's free slots ($4), the global
  * concurrency left (limit - running), and the rate limit left (limit - starts within the
- * sliding window, kept in recent_starts). With `perKey` true it also skips jobs whose key is at
- * its per-key limit, taking later jobs of other keys instead (no head-of-line blocking); that
- * reads every ready job of the queue, so it is only used for queues with concurrencyPerKey.
+ * sliding window, kept in recent_starts). With a per-key limit it also skips jobs whose key is
+ * at its limit, taking later jobs of other keys instead (no head-of-line blocking); that reads
+ * every ready job of the queue, so only queues with concurrencyPerKey pay for it. `running_keys`
+ * is referenced only then, and PostgreSQL does not run an unreferenced plain CTE.
  *
  * The claim time is clock_timestamp() after the lock (now() would be the transaction's start,
  * before waiting): it is the job's started_at and the time the rate window records.
  * $1 worker id, $2 lease ms, $3 queue, $4 free slots.
  */
-export function claimLimitedSql(schema: string, perKey: boolean): string {
-  const s = quoteIdent(schema);
-  const jobs = `${s}.jobs`;
-  const ready = perKey
-    ? `select r.id from (
-      select id, priority, run_at, concurrency_key,
-        row_number() over (partition by concurrency_key order by priority, run_at, id) as rn
-      from ${jobs} where queue = $3 and status in ${READY_STATUS_LIST} and run_at <= now()
-    ) r
-    left join (
-      select concurrency_key, count(*) as n from ${jobs}
-      where queue = $3 and status = 'running' and concurrency_key is not null group by concurrency_key
-    ) k on k.concurrency_key = r.concurrency_key
-    where r.concurrency_key is null or r.rn <= (select per_key from budget) - coalesce(k.n, 0)
-    order by r.priority, r.run_at, r.id
-    limit coalesce((select n from budget), 0)`
-    : `select id from ${jobs}
-    where queue = $3 and status in ${READY_STATUS_LIST} and run_at <= now()
-    order by priority, run_at, id
-    limit coalesce((select n from budget), 0)`;
+function limitedClaim(schema: string, perKey: boolean): string {
+  const jobs = `${quoteIdent(schema)}.jobs`;
+  const queues = `${quoteIdent(schema)}.queues`;
   return `with params as materialized (
   select $3::text as name, $4::int as free, clock_timestamp() as at
 ), budget as materialized (
@@ -119,10 +134,18 @@ export function claimLimitedSql(schema: string, perKey: boolean): string {
       p.rate_limit - (select count(*) from unnest(p.recent_starts) t
         where t > params.at - p.rate_per_ms * interval '1 millisecond')::int)) as n,
     coalesce(p.concurrency_per_key, 2147483647) as per_key
-  from params join ${s}.queues p on p.name = params.name
+  from params join ${queues} p on p.name = params.name
+), running_keys as (
+  select concurrency_key, count(*) as n from ${jobs}
+  where queue = $3 and status = 'running' and concurrency_key is not null group by concurrency_key
+), ready as (
+  select id, priority, run_at, concurrency_key from ${jobs}
+  where queue = $3 and status in ${READY_STATUS_LIST} and run_at <= now()
+  order by priority, run_at, id
+  limit ${perKey ? READY_LIMIT_ALL : READY_LIMIT_BUDGET}
 ), candidates as (
   select j.ctid from ${jobs} j
-  where j.id in (${ready})
+  where j.id in (${perKey ? PICK_PER_KEY : PICK_IN_ORDER})
   for update skip locked
 ), claimed as (
   update ${jobs} j
@@ -131,7 +154,7 @@ export function claimLimitedSql(schema: string, perKey: boolean): string {
   where j.ctid = any(array(select ctid from candidates))
   returning ${CLAIMED_COLUMNS}
 ), recorded as (
-  update ${s}.queues p
+  update ${queues} p
   set recent_starts = array(
     select t from unnest(p.recent_starts || array_fill(params.at, array[(select count(*) from claimed)::int])) t
     where t > params.at - p.rate_per_ms * interval '1 millisecond'
