@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import yargs from "yargs";
 import { cronCommand } from "./cron.js";
+import { queuesCommand } from "./queues-command.js";
 import { generateCommand } from "./generate.js";
 import { EXIT, formatCliError, GENERIC_USAGE_FIX, toCliError, UsageError } from "./errors.js";
 import { jobsCommand } from "./jobs.js";
@@ -33,7 +34,8 @@ export async function main(argv: string[]): Promise<number> {
     .command(statusCommand)
     .command(jobsCommand)
     .command(cronCommand)
-    .demandCommand(1, "name a command: generate, migrate, worker, status, jobs or cron")
+    .command(queuesCommand)
+    .demandCommand(1, "name a command: generate, migrate, worker, status, jobs, cron or queues")
     .recommendCommands()
     .strict()
     .help()
@@ -82,10 +84,11 @@ function packageVersion(): string {
   return "unknown";
 }
 
-const COMMANDS = ["generate", "migrate", "worker", "status", "jobs", "cron"];
+const COMMANDS = ["generate", "migrate", "worker", "status", "jobs", "cron", "queues"];
 const JOBS_COMMANDS = ["list", "show", "retry", "cancel"];
 const CRON_COMMANDS = ["list", "activate", "deactivate", "run-now"];
-const SUBCOMMANDS: Record<string, string[]> = { jobs: JOBS_COMMANDS, cron: CRON_COMMANDS };
+const QUEUES_COMMANDS = ["list", "pause", "resume"];
+const SUBCOMMANDS: Record<string, string[]> = { jobs: JOBS_COMMANDS, cron: CRON_COMMANDS, queues: QUEUES_COMMANDS };
 
 /** "jobs retry " for `sidetrack jobs retry 12 --bogus`: the command whose help fits the error. */
 function commandPath(argv: string[]): string {
@@ -118,6 +121,8 @@ const POSITIONALS: Record<string, string> = {
   "cron activate": "<queue>",
   "cron deactivate": "<queue>",
   "cron run-now": "<queue>",
+  "queues pause": "<queue>",
+  "queues resume": "<queue>",
 };
 
 /** The word yargs could not match: the first one, or the sub-command after a known command. */

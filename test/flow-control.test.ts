@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listQueues, runMigrations, setQueuePaused, Sidetrack } from "../runtime/index.js";
 import { createTestDatabase, type TestDatabase } from "./support/database.js";
 import { spawnWorker, type WorkerProcess } from "./support/processes.js";
+import { fetchJobsSql } from "../runtime/db/sql/fetchJobs.js";
 import { previousReleaseFetchSql, previousReleaseInsertSql } from "./fixtures/previous-release-sql.js";
 
 type Queues = { limited: { key?: string }; free: { key?: string } };
@@ -72,6 +73,33 @@ describe("migration 0004 under the previous release", () => {
     const second = await claim(claimed);
     expect(second.rows.find((r) => r.completed_ids !== null)!.completed_ids!.sort()).toEqual(claimed.sort());
     expect(await completed(schema, "free")).toBe(5);
+  });
+});
+
+describe("pause is race-free", () => {
+  it("pauseQueue waits for a claim in flight, and the claims after it take nothing", async () => {
+    const schema = "pauserace";
+    await runMigrations({ pool: db.pool, schema });
+    const inserter = new Sidetrack<Queues>({ databaseUrl: db.url, schema, queues: { limited: {}, free: {} } });
+    await inserter.insertJobs("free", [{}, {}, {}], { dbClient: db.pool });
+    await setQueuePaused(db.pool, "free", false, { schema }); // gives the queue its row, as start() would
+    const claim = (client: { query: typeof db.pool.query }) =>
+      client.query<{ id: string | null }>(fetchJobsSql(schema), ["w", 30_000, ["free"], [1], 1, []]);
+    const inFlight = await db.pool.connect();
+    await inFlight.query("begin");
+    expect((await claim(inFlight)).rows.filter((r) => r.id !== null)).toHaveLength(1);
+    let returned = false;
+    const pausing = setQueuePaused(db.pool, "free", true, { schema }).then(() => (returned = true));
+    // The pause waits on the claim's row lock.
+    await expect.poll(async () => (await db.pool.query(`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()`)).rows[0].n, eventually).toBe(1);
+    expect(returned).toBe(false);
+    await inFlight.query("commit");
+    inFlight.release();
+    await pausing;
+    expect((await claim(db.pool)).rows.filter((r) => r.id !== null)).toEqual([]);
+    await setQueuePaused(db.pool, "free", false, { schema });
+    expect((await claim(db.pool)).rows.filter((r) => r.id !== null)).toHaveLength(1);
+    await inserter.close();
   });
 });
 

@@ -3,7 +3,7 @@
 import { toDbClient, type AnyDbClient } from "../db/clients.js";
 import { DEFAULT_SCHEMA, jobsChannel, validateQueueName, validateSchemaName } from "../config/identifiers.js";
 import type { QueuePolicy } from "../config/resolve.js";
-import { listQueuesSql, setQueuePausedSql, upsertQueuePoliciesSql } from "../db/sql/queues.js";
+import { ensureQueueRowSql, listQueuesSql, setQueuePausedSql, upsertQueuePoliciesSql } from "../db/sql/queues.js";
 import type { JobStatus } from "../types.js";
 
 /** A queue's policy as stored, with its job counts by state. */
@@ -32,7 +32,9 @@ export async function writeQueuePolicies(db: AnyDbClient, schema: string, polici
 export async function setQueuePaused(db: AnyDbClient, queue: string, paused: boolean, options: { schema?: string } = {}): Promise<void> {
   const schema = validateSchemaName(options.schema ?? DEFAULT_SCHEMA);
   validateQueueName(queue);
-  await toDbClient(db).query(setQueuePausedSql(schema), [queue, paused, jobsChannel(schema)]);
+  const client = toDbClient(db);
+  await client.query(ensureQueueRowSql(schema), [queue]);
+  await client.query(setQueuePausedSql(schema), [queue, paused, jobsChannel(schema)]);
 }
 
 /** Every queue with a policy row or a job, with its policy and job counts, by name. */

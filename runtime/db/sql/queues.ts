@@ -1,5 +1,5 @@
 import { quoteIdent } from "../../config/identifiers.js";
-import { CLAIMED_COLUMNS, READY_STATUS_LIST } from "./fragments.js";
+import { AFTER_NOTIFIED, CLAIMED_COLUMNS, READY_STATUS_LIST } from "./fragments.js";
 
 /** A policy row (`p`) limits claims, so only the limited claim path may take its jobs, when any of these is set. */
 export const LIMITED_POLICY = `(p.global_concurrency is not null or p.concurrency_per_key is not null or p.rate_limit is not null)`;
@@ -26,18 +26,23 @@ on conflict (name) do update set
       excluded.rate_limit, excluded.rate_per_ms) then p.updated_at else now() end`;
 }
 
+/** Gives a queue a policy row when it has none (a pause of a queue no start() declared). $1 queue. */
+export function ensureQueueRowSql(schema: string): string {
+  return `insert into ${quoteIdent(schema)}.queues (name) values ($1) on conflict (name) do nothing`;
+}
+
 /**
- * Pauses or resumes a queue (creating its row when it has none) and, on resume, wakes the
- * workers through the jobs channel. The row is first locked FOR UPDATE: that waits for every
- * claim holding it (the plain claim's FOR KEY SHARE, the limited claim's lock) and makes the
- * claims after it read the new state, so once this commits no claim can start a job of a
- * paused queue. $1 queue, $2 paused, $3 jobs channel. Returns the queue's row as JSON.
+ * Pauses or resumes a queue (its row exists: ensureQueueRowSql, in a statement before, whose
+ * insert this one could not see) and, on resume, wakes the workers through the jobs channel.
+ * The row is first locked FOR UPDATE: that waits for every claim holding it (the plain claim's
+ * FOR KEY SHARE, the limited claim's FOR NO KEY UPDATE) and makes the claims after it read the
+ * new state, so once this commits no claim can start a job of a paused queue. A bare UPDATE
+ * would not do: it takes FOR NO KEY UPDATE, which does not wait for FOR KEY SHARE.
+ * $1 queue, $2 paused, $3 jobs channel.
  */
 export function setQueuePausedSql(schema: string): string {
   const queues = `${quoteIdent(schema)}.queues`;
-  return `with ensured as (
-  insert into ${queues} (name) values ($1) on conflict (name) do nothing
-), locked as (
+  return `with locked as (
   select name from ${queues} where name = $1 for update
 ), changed as (
   update ${queues} q set paused = $2, updated_at = now()
@@ -46,7 +51,7 @@ export function setQueuePausedSql(schema: string): string {
 ), notified as (
   select pg_notify($3, name) from changed where not $2
 )
-select name from changed where (select count(*) from notified) >= 0`;
+select name from changed where ${AFTER_NOTIFIED}`;
 }
 
 /** Every policy row with its queue's job counts by state. $1: queue or null (all). */
