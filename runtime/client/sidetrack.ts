@@ -58,7 +58,8 @@ export interface SidetrackConfig<Queues extends Record<string, unknown>> extends
    * Whether `queues` is the whole declaration, so start() may delete declared cron schedules it
    * no longer lists. Default true. Set false for an instance that knows only some queues' options
    * (e.g. built from a handlers module alone): it then only registers the schedules it knows and
-   * leaves every other declared schedule alone.
+   * leaves every other declared schedule alone. Likewise only an instance that knows the whole
+   * declaration writes the queues' flow-control policies at start(); any other enforces those it finds.
    */
   pruneDeclaredSchedules?: boolean;
   /**
@@ -242,12 +243,23 @@ export class Sidetrack<Queues extends Record<string, unknown>> {
     }
     if (migrate) await this.runMigrations();
     else await requireMigrations({ pool: this.pool, schema: this.schema });
-    await writeQueuePolicies(this.pool, this.schema, queuePolicies(this.config.queues));
+    // Only an instance that knows the whole declaration writes the policies; one that knows some
+    // queues' handlers alone (pruneDeclaredSchedules: false) must not clear limits declared
+    // elsewhere, and routes its queues by the policies it finds.
+    let queues = options.queues;
+    if (this.config.pruneDeclaredSchedules !== false) {
+      await writeQueuePolicies(this.pool, this.schema, queuePolicies(this.config.queues));
+    } else {
+      const stored = await listQueues(this.pool, { schema: this.schema });
+      const limited = new Set(stored.filter((q) => q.globalConcurrency !== null || q.concurrencyPerKey !== null || q.rateLimit !== null).map((q) => q.name));
+      queues = new Map([...queues].map(([name, q]) => [name, { ...q, limited: q.limited || limited.has(name) }]));
+    }
     await registerDeclaredSchedules(this.pool, this.schema, Object.keys(this.config.queues), this.#declaredSchedules, {
       prune: this.config.pruneDeclaredSchedules !== false,
     });
     const worker = new Worker({
       ...options,
+      queues,
       pool: this.pool,
       schema: this.schema,
       emit: (event, ...args) => this.#emit(event, ...args),

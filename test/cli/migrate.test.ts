@@ -19,7 +19,8 @@ describe("sidetrack migrate", () => {
     expect(r.stdout).toMatch(/^VERSION\s+NAME\s+STATUS\s+APPLIED AT$/m);
     expect(r.stdout).toMatch(/^0001\s+jobs\s+pending\s+-$/m);
     expect(r.stdout).toMatch(/^0002\s+cron\s+pending\s+-$/m);
-    expect(r.stdout).toContain("2 pending migrations: run `sidetrack migrate`");
+    expect(r.stdout).toMatch(/^0004\s+queues\s+pending\s+-$/m);
+    expect(r.stdout).toContain("3 pending migrations: run `sidetrack migrate`");
   });
 
   it("--dry-run prints the SQL and changes nothing", async () => {
@@ -34,7 +35,7 @@ describe("sidetrack migrate", () => {
   it("applies pending migrations, with progress on stderr", async () => {
     const r = await runCli(["migrate"], { databaseUrl: db.url });
     expect(r.code).toBe(0);
-    expect(r.stderr).toContain('applying 2 migration(s) to schema "sidetrack"');
+    expect(r.stderr).toContain('applying 3 migration(s) to schema "sidetrack"');
     expect(r.stdout).toContain("applied 0001_jobs");
     expect(r.stdout).toContain('schema "sidetrack" is up to date');
     expect(await tableExists("sidetrack")).toBe(true);
