@@ -1,9 +1,10 @@
 // Queue policies (flow control). `{{schema}}` is replaced by the quoted schema name when rendered.
 // A migration's text is checksummed once applied: never edit it, add a new migration instead.
 //
-// Additive only: a new table, a nullable column without a default (a catalog change, no rewrite)
-// and a partial index over running jobs. Workers of the previous release keep claiming and
-// completing through the columns they know; they do not read the policies.
+// Additive only: a new table, a nullable column without a default (a catalog change, no
+// rewrite) and two partial indexes (running jobs; ready jobs that have a concurrency key).
+// Workers of the previous release keep claiming and completing through the columns they know;
+// they do not read the policies.
 export const sql = `-- One row per queue with a policy, written by start() and \`sidetrack migrate\` from the
 -- declaration (the declaration is the source of truth), except \`paused\`, which is operational:
 -- set by pauseQueue()/resumeQueue() and never overwritten by a deploy.
@@ -31,4 +32,9 @@ alter table {{schema}}.jobs add column concurrency_key text;
 -- The limited claim counts running jobs per queue and per key: only running rows, so it stays small.
 create index jobs_running_key_idx on {{schema}}.jobs (queue, concurrency_key)
   where status = 'running';
+
+-- The per-key claim walks the distinct keys with ready jobs and takes each key's first ones.
+-- Only rows with a key: inserts into queues without concurrencyBy do not maintain it.
+create index jobs_key_fetch_idx on {{schema}}.jobs (queue, concurrency_key, priority, run_at, id)
+  where concurrency_key is not null and status in ('scheduled', 'retrying');
 `;

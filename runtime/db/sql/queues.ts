@@ -95,23 +95,19 @@ export function claimLimitedPerKeySql(schema: string): string {
 }
 
 /** Without a per-key limit: the first ready jobs in claim order, as many as the budget allows. */
-export const READY_LIMIT_BUDGET = `coalesce((select n from budget), 0)`;
 export const PICK_IN_ORDER = `select id from ready`;
 
 /**
- * With a per-key limit: every ready job (the per-key filter needs them all), then per key only
- * as many as its running jobs leave room for; jobs without a key (inserted before the queue had
- * concurrencyBy) are not limited per key. Then the budget, in claim order.
+ * With a per-key limit: per key with ready jobs, its first ones, as many as its running jobs
+ * leave room for (keyed_ready); plus jobs without a key (inserted before the queue had
+ * concurrencyBy, so the oldest) among the first ready ones; then the budget, in claim order.
  */
-export const READY_LIMIT_ALL = `null`;
-export const PICK_PER_KEY = `select r.id from (
-      select id, priority, run_at, concurrency_key,
-        row_number() over (partition by concurrency_key order by priority, run_at, id) as rn
-      from ready
-    ) r
-    left join running_keys k on k.concurrency_key = r.concurrency_key
-    where r.concurrency_key is null or r.rn <= (select per_key from budget) - coalesce(k.n, 0)
-    order by r.priority, r.run_at, r.id
+export const PICK_PER_KEY = `select id from (
+      select id, priority, run_at from keyed_ready
+      union all
+      select id, priority, run_at from ready where concurrency_key is null
+    ) c
+    order by priority, run_at, id
     limit coalesce((select n from budget), 0)`;
 
 /**
@@ -119,9 +115,10 @@ export const PICK_PER_KEY = `select r.id from (
  * (lockQueuePoliciesSql). How many: the fewest of the worker's free slots ($4), the global
  * concurrency left (limit - running), and the rate limit left (limit - starts within the
  * sliding window, kept in recent_starts). With a per-key limit it also skips jobs whose key is
- * at its limit, taking later jobs of other keys instead (no head-of-line blocking); that reads
- * every ready job of the queue, so only queues with concurrencyPerKey pay for it. `running_keys`
- * is referenced only then, and PostgreSQL does not run an unreferenced plain CTE.
+ * at its limit, taking later jobs of other keys instead (no head-of-line blocking): `keys` walks
+ * the distinct keys with ready jobs through jobs_key_fetch_idx (one index probe per key, not a
+ * read of every ready job), and `keyed_ready` takes each key's first jobs. Those two CTEs are
+ * referenced only by PICK_PER_KEY, and PostgreSQL does not run an unreferenced plain CTE.
  *
  * The claim time is clock_timestamp() after the lock (now() would be the transaction's start,
  * before waiting): it is the job's started_at and the time the rate window records.
@@ -130,7 +127,7 @@ export const PICK_PER_KEY = `select r.id from (
 function limitedClaim(schema: string, perKey: boolean): string {
   const jobs = `${quoteIdent(schema)}.jobs`;
   const queues = `${quoteIdent(schema)}.queues`;
-  return `with params as materialized (
+  return `with recursive params as materialized (
   select $3::text as name, $4::int as free, clock_timestamp() as at
 ), budget as materialized (
   select greatest(0, least(params.free,
@@ -140,17 +137,33 @@ function limitedClaim(schema: string, perKey: boolean): string {
         where t > params.at - p.rate_per_ms * interval '1 millisecond')::int)) as n,
     coalesce(p.concurrency_per_key, 2147483647) as per_key
   from params join ${queues} p on p.name = params.name
-), running_keys as (
-  select concurrency_key, count(*) as n from ${jobs}
-  where queue = $3 and status = 'running' and concurrency_key is not null group by concurrency_key
+), keys as (
+  select min(concurrency_key) as k from ${jobs}
+  where queue = $3 and concurrency_key is not null and status in ${READY_STATUS_LIST}
+  union all
+  select (select min(concurrency_key) from ${jobs}
+          where queue = $3 and concurrency_key > keys.k and status in ${READY_STATUS_LIST})
+  from keys where keys.k is not null
+), keyed_ready as (
+  select r.id, r.priority, r.run_at from keys
+  cross join lateral (
+    select id, priority, run_at from ${jobs}
+    where queue = $3 and concurrency_key = keys.k and status in ${READY_STATUS_LIST} and run_at <= now()
+    order by priority, run_at, id
+    limit greatest(0, (select per_key from budget)
+      - (select count(*) from ${jobs} where queue = $3 and status = 'running' and concurrency_key = keys.k))
+  ) r
+  where keys.k is not null
 ), ready as (
   select id, priority, run_at, concurrency_key from ${jobs}
   where queue = $3 and status in ${READY_STATUS_LIST} and run_at <= now()
   order by priority, run_at, id
-  limit ${perKey ? READY_LIMIT_ALL : READY_LIMIT_BUDGET}
+  limit coalesce((select n from budget), 0)
 ), candidates as (
   select j.ctid from ${jobs} j
-  where j.id in (${perKey ? PICK_PER_KEY : PICK_IN_ORDER})
+  -- An array, not IN (subquery): the planner then reads the few rows by primary key instead of
+  -- hashing the picks against a scan of the whole table.
+  where j.id = any(array(${perKey ? PICK_PER_KEY : PICK_IN_ORDER}))
   for update skip locked
 ), claimed as (
   update ${jobs} j
