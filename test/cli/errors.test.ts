@@ -124,7 +124,7 @@ describe("usage", () => {
     expect(command.stderr).toContain('error: unknown command "stauts". Did you mean status?');
     const none = await runCli([]);
     expect(none.code).toBe(2);
-    expect(none.stderr).toContain("error: name a command: generate, migrate, worker, status, jobs or cron");
+    expect(none.stderr).toContain("error: name a command: generate, migrate, worker, status, jobs, cron or queues");
   });
 
   it("a typo in a sub-command names that word and suggests the sub-command", async () => {

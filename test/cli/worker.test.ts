@@ -67,7 +67,7 @@ describe("sidetrack worker", () => {
   it("--no-migrate does not migrate: on an unmigrated schema it names the missing migrations and exits 1", async () => {
     const r = await runCli(["worker", "--handlers", "test/cli/fixtures/handlers.mjs", "--no-migrate", "--schema", "elsewhere"], { databaseUrl: db.url });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^error: schema "elsewhere" is missing migrations 0001_jobs, 0002_cron: /);
+    expect(r.stderr).toMatch(/^error: schema "elsewhere" is missing migrations 0001_jobs, 0002_cron, 0004_queues: /);
     const { rows } = await db.pool.query("select to_regclass('elsewhere.jobs') is null as absent");
     expect(rows[0].absent).toBe(true);
   });

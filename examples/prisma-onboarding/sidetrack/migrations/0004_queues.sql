@@ -38,6 +38,11 @@ alter table "sidetrack".jobs add column concurrency_key text;
 create index jobs_running_key_idx on "sidetrack".jobs (queue, concurrency_key)
   where status = 'running';
 
+-- The per-key claim walks the distinct keys with ready jobs and takes each key's first ones.
+-- Only rows with a key: inserts into queues without concurrencyBy do not maintain it.
+create index jobs_key_fetch_idx on "sidetrack".jobs (queue, concurrency_key, priority, run_at, id)
+  where concurrency_key is not null and status in ('scheduled', 'retrying');
+
 insert into "sidetrack".migrations (version, name, checksum)
-values (4, 'queues', '1aa3f8d7b74b800c8c715b247e8caa7d1e911ab07ba2ef3f432a4e61b0138196')
+values (4, 'queues', 'f0146ada7580ac3e59bfe45f930db834449bb7a5f71bf13c8e53ff479dd87e0c')
 on conflict (version) do nothing;
