@@ -1,7 +1,6 @@
 import type { Argv, CommandModule } from "yargs";
-import type pg from "pg";
 import { listQueues, setQueuePaused, type QueueInfo } from "../runtime/client/queues.js";
-import { connectionOptions, requireMigrated, resolveTarget, withDatabase, type ConnectionArgs, type Target } from "./connection.js";
+import { connectionOptions, withMigrated, type ConnectionArgs } from "./connection.js";
 import { requireKnownQueue } from "./queues.js";
 import { out } from "./output.js";
 import { formatTable } from "./table.js";
@@ -83,11 +82,3 @@ export const queuesCommand: CommandModule = {
       .demandCommand(1, "name a queues command: list, pause or resume"),
   handler: () => undefined,
 };
-
-async function withMigrated(args: ConnectionArgs, fn: (pool: pg.Pool, target: Target) => Promise<void>): Promise<void> {
-  const target = resolveTarget(args);
-  await withDatabase(target, async (pool) => {
-    await requireMigrated(pool, target.schema);
-    await fn(pool, target);
-  });
-}
