@@ -58,6 +58,13 @@ type ClaimResultRow = ClaimedRow & { completed_ids: string[] | null };
  */
 export class Fetcher {
   #mayHaveWork = true;
+  /**
+   * Whether to run the limited claim this cycle. It costs a transaction, so it runs only when a
+   * limited queue may have room: after a wake-up (NOTIFY, poll tick, reconnect), a job of a
+   * limited queue finishing here, or a limited claim that came back full. Cycles driven by the
+   * unlimited queues (slots freed, full batches) skip it and keep their pace.
+   */
+  #limitedMayHaveWork = true;
   #running = false;
   #loop: Promise<void> | undefined;
   #poll: NodeJS.Timeout | undefined;
@@ -89,11 +96,16 @@ export class Fetcher {
   /** There may be new work (a NOTIFY, a poll tick, a reconnect). */
   wake(): void {
     this.#mayHaveWork = true;
+    this.#limitedMayHaveWork = true;
     this.#wakeUp?.();
   }
 
   /** A slot was freed: claim again if there may still be work. */
-  slotFreed(): void {
+  slotFreed(queue?: string): void {
+    if (queue !== undefined && this.options.limitedQueues.has(queue)) {
+      this.#mayHaveWork = true;
+      this.#limitedMayHaveWork = true;
+    }
     this.#wakeUp?.();
   }
 
@@ -141,10 +153,15 @@ export class Fetcher {
           if (riding.length > 0) completions!.claimCommitted(riding, new Set(completed));
           ridingSettled = true;
         }
-        if (plain !== free) {
+        if (plain !== free && this.#limitedMayHaveWork) {
           const rest = split(free, (queue) => limited.has(queue));
           rest.total = free.total - jobs.length;
-          if (rest.total > 0 && rest.queues.length > 0) jobs.push(...(await this.#claimLimited(rest)));
+          if (rest.total > 0 && rest.queues.length > 0) {
+            this.#limitedMayHaveWork = false;
+            const claimed = await this.#claimLimited(rest);
+            if (anyQueueFull(claimed, rest)) this.#limitedMayHaveWork = true;
+            jobs.push(...claimed);
+          }
           this.#backoff.succeeded();
         }
         // A full batch (overall or for one queue) means more may be waiting; a short one means drained.
@@ -153,6 +170,7 @@ export class Fetcher {
       } catch (error) {
         if (!ridingSettled) completions!.claimFailed(riding);
         this.#mayHaveWork = true;
+        this.#limitedMayHaveWork = true;
         this.options.onError(error);
         await sleep(this.#backoff.failed());
       }

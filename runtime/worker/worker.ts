@@ -196,7 +196,7 @@ export class Worker {
     } else if (outcome.reason === "lease-lost") {
       this.#config.logger.warn(`job ${job.id} (${job.queue}) lost its lease while running; its handler was aborted`);
     }
-    this.#fetcher.slotFreed();
+    this.#fetcher.slotFreed(job.queue);
   }
 
   #abort(id: string, reason: AbortReason): void {
