@@ -54,20 +54,25 @@ export function setQueuePausedSql(schema: string): string {
 select name from changed where ${AFTER_NOTIFIED}`;
 }
 
-/** Every policy row with its queue's job counts by state. $1: queue or null (all). */
+/**
+ * Every queue with a policy row or a job: its policy and its job counts by state, counted in one
+ * scan of the jobs table (an operator command, not for polling). $1: queue or null (all).
+ */
 export function listQueuesSql(schema: string): string {
   const queues = `${quoteIdent(schema)}.queues`;
   const jobs = `${quoteIdent(schema)}.jobs`;
-  return `with names as (
-  select name from ${queues} union select distinct queue from ${jobs}
+  return `with counts as (
+  select queue, jsonb_object_agg(status, n) as c
+  from (select queue, status, count(*) as n from ${jobs} where $1::text is null or queue = $1 group by queue, status) x
+  group by queue
+), names as (
+  select name from ${queues} where $1::text is null or name = $1 union select queue from counts
 )
 select n.name, coalesce(p.paused, false) as paused, p.global_concurrency, p.concurrency_by,
   p.concurrency_per_key, p.rate_limit, p.rate_per_ms::text as rate_per_ms,
   (extract(epoch from p.updated_at) * 1000)::float8 as updated_at_ms,
-  coalesce((select jsonb_object_agg(status, c) from (
-    select status, count(*) as c from ${jobs} j where j.queue = n.name group by status) x), '{}')::text as counts
-from names n left join ${queues} p on p.name = n.name
-where $1::text is null or n.name = $1
+  coalesce(c.c, '{}')::text as counts
+from names n left join ${queues} p on p.name = n.name left join counts c on c.queue = n.name
 order by n.name`;
 }
 
