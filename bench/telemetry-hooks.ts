@@ -14,7 +14,7 @@ const N = Number(process.argv[2] ?? 200_000);
 const job: Job = {
   id: "1", queue: "bench", payload: { i: 1 }, status: "running", priority: 0, attempt: 1, maxAttempts: 25,
   runAt: new Date(), insertedAt: new Date(), startedAt: new Date(), completedAt: null, failedAt: null, cancelledAt: null,
-  finalizedAt: null, lockedBy: "w", lockedUntil: new Date(), errors: [], uniqueKey: null,
+  finalizedAt: null, lockedBy: "w", lockedUntil: new Date(), errors: [], uniqueKey: null, output: null, progress: null, snoozes: 0, tags: [],
   meta: { "sidetrack.trace": { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" } },
 };
 const handler = () => undefined;
@@ -29,7 +29,7 @@ function perJobNs(): number {
 
 function run(): void {
   const t = new RunTelemetry(job, "link", "w");
-  t.handler(handler)(job, { signal: undefined as never });
+  t.handler(handler)(job, { signal: undefined as never, progress: () => undefined });
   t.finish("completed");
 }
 

@@ -109,6 +109,15 @@ export async function requireMigrated(pool: pg.Pool, schema: string): Promise<vo
   throw notMigrated(schema, `${pending.length} migration(s) pending (${names.join(", ")})`);
 }
 
+/** The target of `args`, connected, with every migration applied (else a CliError saying to migrate). */
+export async function withMigrated(args: ConnectionArgs, fn: (pool: pg.Pool, target: Target) => Promise<void>): Promise<void> {
+  const target = resolveTarget(args);
+  await withDatabase(target, async (pool) => {
+    await requireMigrated(pool, target.schema);
+    await fn(pool, target);
+  });
+}
+
 /** How a migration is named to people, e.g. `0001_jobs` (its file name without .sql). */
 export function migrationLabel(version: number, name: string): string {
   return `${String(version).padStart(4, "0")}_${name}`;

@@ -3,7 +3,7 @@ import type pg from "pg";
 import { usePg } from "../runtime/db/clients.js";
 import { activateSchedule, deactivateSchedule, listSchedules, runScheduleNow } from "../runtime/cron/schedules.js";
 import type { CronSchedule } from "../runtime/index.js";
-import { connectionOptions, requireMigrated, resolveTarget, withDatabase, type ConnectionArgs, type Target } from "./connection.js";
+import { connectionOptions, withMigrated, type ConnectionArgs, type Target } from "./connection.js";
 import { CliError, UsageError } from "./errors.js";
 import { out } from "./output.js";
 import { formatTable } from "./table.js";
@@ -141,12 +141,4 @@ async function findSchedule(pool: pg.Pool, target: Target, args: OneArgs, comman
     );
   }
   return found;
-}
-
-async function withMigrated(args: ConnectionArgs, fn: (pool: pg.Pool, target: Target) => Promise<void>): Promise<void> {
-  const target = resolveTarget(args);
-  await withDatabase(target, async (pool) => {
-    await requireMigrated(pool, target.schema);
-    await fn(pool, target);
-  });
 }

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import yargs from "yargs";
 import { cronCommand } from "./cron.js";
 import { dashboardCommand } from "./dashboard.js";
+import { queuesCommand } from "./queues-command.js";
 import { generateCommand } from "./generate.js";
 import { EXIT, formatCliError, GENERIC_USAGE_FIX, toCliError, UsageError } from "./errors.js";
 import { jobsCommand } from "./jobs.js";
@@ -38,8 +39,9 @@ export async function main(argv: string[]): Promise<number> {
     .command(statusCommand)
     .command(jobsCommand)
     .command(cronCommand)
+    .command(queuesCommand)
     .command(dashboardCommand)
-    .demandCommand(1, "name a command: generate, migrate, worker, workers, status, jobs, cron or dashboard")
+    .demandCommand(1, "name a command: generate, migrate, worker, workers, status, jobs, cron, queues or dashboard")
     .recommendCommands()
     .strict()
     .help()
@@ -88,10 +90,11 @@ function packageVersion(): string {
   return "unknown";
 }
 
-const COMMANDS = ["generate", "migrate", "worker", "workers", "status", "jobs", "cron", "dashboard"];
+const COMMANDS = ["generate", "migrate", "worker", "workers", "status", "jobs", "cron", "queues", "dashboard"];
 const JOBS_COMMANDS = ["list", "show", "retry", "cancel"];
 const CRON_COMMANDS = ["list", "activate", "deactivate", "run-now"];
-const SUBCOMMANDS: Record<string, string[]> = { jobs: JOBS_COMMANDS, cron: CRON_COMMANDS };
+const QUEUES_COMMANDS = ["list", "pause", "resume"];
+const SUBCOMMANDS: Record<string, string[]> = { jobs: JOBS_COMMANDS, cron: CRON_COMMANDS, queues: QUEUES_COMMANDS };
 
 /** "jobs retry " for `sidetrack jobs retry 12 --bogus`: the command whose help fits the error. */
 function commandPath(argv: string[]): string {
@@ -124,6 +127,8 @@ const POSITIONALS: Record<string, string> = {
   "cron activate": "<queue>",
   "cron deactivate": "<queue>",
   "cron run-now": "<queue>",
+  "queues pause": "<queue>",
+  "queues resume": "<queue>",
 };
 
 /** The word yargs could not match: the first one, or the sub-command after a known command. */

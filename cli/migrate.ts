@@ -1,4 +1,8 @@
 import type { Argv, CommandModule } from "yargs";
+import type pg from "pg";
+import { checkQueueOptions, queuePolicies } from "../runtime/config/resolve.js";
+import { writeQueuePolicies } from "../runtime/client/queues.js";
+import { loadDeclaration } from "./handlers-module.js";
 import { migrationStatus, runMigrations } from "../runtime/index.js";
 import { MIGRATIONS, renderMigration } from "../runtime/db/migrations/index.js";
 import { connectionOptions, migrationLabel, resolveTarget, withDatabase, type ConnectionArgs } from "./connection.js";
@@ -9,6 +13,7 @@ import { formatTable, formatTime } from "./table.js";
 interface MigrateArgs extends ConnectionArgs {
   status?: boolean;
   dryRun?: boolean;
+  client?: string;
 }
 
 export const migrateCommand: CommandModule<object, MigrateArgs> = {
@@ -19,6 +24,7 @@ export const migrateCommand: CommandModule<object, MigrateArgs> = {
     connectionOptions(y)
       .option("status", { type: "boolean", describe: "list applied and pending migrations; exit 1 when any is pending" })
       .option("dry-run", { type: "boolean", describe: "print the SQL of pending migrations without running it" })
+      .option("client", { type: "string", describe: "the generated client whose queue policies to write (default: ./sidetrack/client.js|ts when present)" })
       .conflicts("status", "dry-run")
       .example("$0 migrate", "apply what is pending")
       .example("$0 migrate --status", "in CI: fail when the database is behind")
@@ -61,6 +67,7 @@ export const migrateCommand: CommandModule<object, MigrateArgs> = {
 
       if (pending.length === 0) {
         out(`schema "${target.schema}" is up to date: nothing to apply`);
+        await writeDeclaredPolicies(pool, target.schema, args.client);
         return;
       }
       const labels = pending.map((p) => migrationLabel(p.version, p.name));
@@ -74,9 +81,24 @@ export const migrateCommand: CommandModule<object, MigrateArgs> = {
       }
       if (result.applied.length === 0) note("another process applied them meanwhile");
       out(`schema "${target.schema}" is up to date`);
+      await writeDeclaredPolicies(pool, target.schema, args.client);
     });
   },
 };
+
+/**
+ * Writes the queue policies of the generated client (--client, or the one in the working
+ * directory when it loads), as start() does, so limits change with the deploy that migrates.
+ * Pause state is left alone. Without a client there is nothing declared to write.
+ */
+async function writeDeclaredPolicies(pool: pg.Pool, schema: string, client: string | undefined): Promise<void> {
+  const loaded = client === undefined ? await loadDeclaration(undefined).catch(() => undefined) : await loadDeclaration(client);
+  if (loaded === undefined || loaded.declaration.schema !== schema) return;
+  const queues = loaded.declaration.queues;
+  for (const [name, options] of Object.entries(queues)) checkQueueOptions(name, options);
+  await writeQueuePolicies(pool, schema, queuePolicies(queues));
+  out(`queue policies written from ${loaded.spec} (${Object.keys(queues).length} queue${Object.keys(queues).length === 1 ? "" : "s"})`);
+}
 
 function schemaFlag(schema: string): string {
   return schema === "sidetrack" ? "" : ` --schema ${schema}`;

@@ -1,7 +1,19 @@
 // The options literal of one `queue<P>({ … })`: every value read statically and checked the way the
 // runtime would check it, so a mistake shows up at generate time with its line and column.
 import { Node } from "ts-morph";
-import { BACKOFF_KEYS, closest, CRON_KEYS, durationProblem, integerProblem, MAX_INT, onDuplicateProblem, QUEUE_OPTION_NAMES, uniqueByProblem } from "../runtime/config/queue-rules.js";
+import {
+  BACKOFF_KEYS,
+  closest,
+  concurrencyPerKeyProblem,
+  CRON_KEYS,
+  durationProblem,
+  integerProblem,
+  MAX_INT,
+  onDuplicateProblem,
+  QUEUE_OPTION_NAMES,
+  rateLimitProblem,
+  uniqueByProblem,
+} from "../runtime/config/queue-rules.js";
 import { cronParseProblem, cronShapeProblem, normalizeCronExpression, resolveTimeZone } from "../runtime/cron/expression.js";
 import { describeSchema, findPayloadProblem, type PayloadSchema } from "../runtime/insert/validate.js";
 import { diagnosticAt, DiagnosticError, type Diagnostic } from "./diagnostics.js";
@@ -110,22 +122,47 @@ function readOption(queue: string, property: Node, payload: PayloadSchema | unde
       return;
     }
     case "uniqueBy":
-      options.uniqueBy = readUniqueBy(queue, value, valueNode, payload, bad) as never;
+      options.uniqueBy = readKeyFields(queue, "uniqueBy", value, valueNode, payload, bad) as never;
       return;
+    case "globalConcurrency":
+      if (integerProblem(value, 1)) bad(integerProblem(value, 1)!, "e.g. globalConcurrency: 3 (running at once across all workers)");
+      options.globalConcurrency = value as number;
+      return;
+    case "concurrencyBy":
+      options.concurrencyBy = readKeyFields(queue, "concurrencyBy", value, valueNode, payload, bad) as never;
+      return;
+    case "concurrencyPerKey": {
+      const declaresKey = Node.isObjectLiteralExpression(property.getParent()) && findProperty(property.getParent()!, "concurrencyBy") !== undefined;
+      const problem = concurrencyPerKeyProblem(value, declaresKey ? [] : undefined);
+      if (problem) bad(problem, 'e.g. concurrencyBy: ["tenantId"], concurrencyPerKey: 2');
+      options.concurrencyPerKey = value as number;
+      return;
+    }
+    case "rateLimit": {
+      const found = rateLimitProblem(value);
+      if (found) {
+        const [suffix, message] = found;
+        const key = suffix.slice(1);
+        bad(`${suffix ? `${suffix} ` : ""}${message}`, 'e.g. rateLimit: { limit: 100, per: "1m" }', key && findProperty(valueNode, key) ? valueAt(valueNode, key) : valueNode);
+      }
+      options.rateLimit = value as Options["rateLimit"];
+      return;
+    }
     case "cron":
       options.cron = readCron(queue, value, valueNode, payload, bad);
       return;
   }
 }
 
-function readUniqueBy(queue: string, value: Literal, node: Node, payload: PayloadSchema | undefined, bad: Bad): string[] {
+/** `uniqueBy` or `concurrencyBy`: required fields of the object payload type, each once. */
+function readKeyFields(queue: string, option: "uniqueBy" | "concurrencyBy", value: Literal, node: Node, payload: PayloadSchema | undefined, bad: Bad): string[] {
   const problem = uniqueByProblem(value);
-  if (problem?.startsWith("must")) bad(problem, 'e.g. uniqueBy: ["invoiceId"]');
+  if (problem?.startsWith("must")) bad(problem, option === "uniqueBy" ? 'e.g. uniqueBy: ["invoiceId"]' : 'e.g. concurrencyBy: ["tenantId"]');
   const fields = value as string[];
   if (!payload) return fields;
   const elements = Node.isArrayLiteralExpression(unwrapExpression(node)) ? (unwrapExpression(node) as import("ts-morph").ArrayLiteralExpression).getElements() : [];
   if (payload.type !== "object") {
-    bad(`needs an object payload type to name fields of, but the payload is ${describeSchema(payload)}`, "remove uniqueBy, or pass uniqueKey when inserting");
+    bad(`needs an object payload type to name fields of, but the payload is ${describeSchema(payload)}`, option === "uniqueBy" ? "remove uniqueBy, or pass uniqueKey when inserting" : "remove concurrencyBy");
   }
   const object = payload as Extract<PayloadSchema, { type: "object" }>;
   const known = Object.keys(object.properties);
@@ -141,7 +178,7 @@ function readUniqueBy(queue: string, value: Literal, node: Node, payload: Payloa
       );
     }
     if (object.optional?.includes(field)) {
-      bad(`names "${field}", which is optional in the payload type: a job without it could not be keyed`, `make ${field} required in the payload type, or drop it from uniqueBy`, at);
+      bad(`names "${field}", which is optional in the payload type: a job without it could not be keyed`, `make ${field} required in the payload type, or drop it from ${option}`, at);
     }
   });
   return fields;

@@ -4,6 +4,8 @@ export { Sidetrack } from "./client/sidetrack.js";
 export type { SidetrackConfig, DatabaseOptions, StartOptions, InsertJobOptions, InsertManyItem, ListJobsOptions } from "./client/sidetrack.js";
 export { listWorkers, queueStatus, retryJob, retryJobs, RETRYABLE_STATUSES } from "./client/admin.js";
 export type { QueueStatus, WorkerInfo, QueueStatusOptions, RetryableStatus, RetrySkip, RetryJobsOptions, RetryJobsResult, RetryJobResult } from "./client/admin.js";
+export { listQueues, setQueuePaused } from "./client/queues.js";
+export type { QueueInfo } from "./client/queues.js";
 export { defineQueues, queue } from "./config/queue-options.js";
 export type { QueueOptions, QueueDefinition, CronOptions, PayloadsOf } from "./config/queue-options.js";
 export type { WorkerOptions, RetentionOptions } from "./config/worker-options.js";

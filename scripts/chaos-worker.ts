@@ -21,7 +21,18 @@ runs.on("error", () => undefined);
 const write = (level: string) => (message: string) => process.stderr.write(`${level} ${message}\n`);
 const logger: Logger = { debug: () => undefined, info: () => undefined, warn: write("warn"), error: write("error") };
 
-type Queues = { chaos: { m: string } };
+type Queues = { chaos: { m: string }; chaosLimited: { m: string }; chaosPaused: { m: string } };
+
+async function handler(job: { id: string; attempt: number; payload: { m: string } }): Promise<void> {
+  await runs.query("insert into chaos.runs (job_id, marker, attempt, worker) values ($1, $2, $3, $4)", [
+    job.id,
+    job.payload.m,
+    job.attempt,
+    workerId,
+  ]);
+  // A little asynchronous work, so that a kill usually finds jobs mid-handler.
+  await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 4)));
+}
 
 const sidetrack = new Sidetrack<Queues>({
   databaseOptions: { connectionString: env.DATABASE_URL, max: 6 },
@@ -36,19 +47,13 @@ const sidetrack = new Sidetrack<Queues>({
   handleSignals: false,
   logger,
   queues: {
+    // Beside the main queue: one limited across the workers, one the driver pauses and resumes.
+    chaosLimited: { globalConcurrency: 3, backoff: { base: 50, max: 1_000 }, handler },
+    chaosPaused: { backoff: { base: 50, max: 1_000 }, handler },
     chaos: {
       // Keep retries of attempts failed by a dropped connection quick, so the run drains soon after the faults.
       backoff: { base: 50, max: 1_000 },
-      handler: async (job) => {
-        await runs.query("insert into chaos.runs (job_id, marker, attempt, worker) values ($1, $2, $3, $4)", [
-          job.id,
-          job.payload.m,
-          job.attempt,
-          workerId,
-        ]);
-        // A little asynchronous work, so that a kill usually finds jobs mid-handler.
-        await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 4)));
-      },
+      handler,
     },
   },
 });

@@ -28,6 +28,10 @@ import { exitOnEmbeddedError, startEmbeddedPostgres, type EmbeddedDatabase } fro
 
 const SCHEMA = "sidetrack";
 const QUEUE = "chaos";
+// In the mix: a queue limited to 3 running jobs across the workers, and one paused before the
+// workers start and resumed half-way through the faults (none of its jobs may run before that).
+const LIMITED_QUEUE = "chaosLimited";
+const PAUSED_QUEUE = "chaosPaused";
 const WORKERS = 3;
 
 export interface ChaosOptions {
@@ -248,14 +252,23 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       create table chaos.orders (marker text primary key)`);
 
     // --- initial jobs, committed ----------------------------------------------------------------
-    const inserter = new Sidetrack<{ chaos: { m: string } }>({ databaseOptions: { pool }, schema: SCHEMA, queues: { chaos: {} } });
+    type ChaosQueues = { chaos: { m: string }; chaosLimited: { m: string }; chaosPaused: { m: string } };
+    const inserter = new Sidetrack<ChaosQueues>({ databaseOptions: { pool }, schema: SCHEMA, queues: { chaos: {}, chaosLimited: {}, chaosPaused: {} } });
     const committed = new Set<string>();
     const rolledBack = new Set<string>();
     const uncertain = new Set<string>();
     let seq = 0;
     const upFront = Math.round(jobs * 0.2);
     const inRun = jobs - upFront;
-    for (let done = 0; done < upFront; ) {
+    // A tenth of the up-front jobs each to the limited and the paused queue.
+    const sideJobs = Math.max(1, Math.round(upFront / 10));
+    for (const queue of [LIMITED_QUEUE, PAUSED_QUEUE] as const) {
+      const markers = Array.from({ length: sideJobs }, () => `c${++seq}`);
+      await inserter.insertJobs(queue, markers.map((m) => ({ m })));
+      for (const m of markers) committed.add(m);
+    }
+    await inserter.pauseQueue(PAUSED_QUEUE);
+    for (let done = 2 * sideJobs; done < upFront; ) {
       const n = Math.min(2_000, upFront - done);
       const markers = Array.from({ length: n }, () => `c${++seq}`);
       await inserter.insertJobs(QUEUE, markers.map((m) => ({ m })));
@@ -333,6 +346,25 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
           const at = Date.now();
           await slot.freeze(Math.round(leaseMs * (1 + Math.random() * 2)));
           faults.push({ kind: "freeze", worker: victim, at, until: Date.now() });
+        }
+      })(),
+    );
+
+    // Resume the paused queue half-way; until then none of its jobs may have run.
+    let resumedAt: Date | undefined;
+    timers.push(
+      (async () => {
+        await sleep(Math.round(faultMs / 2));
+        for (;;) {
+          try {
+            const { rows } = await pool.query<{ at: Date }>("select clock_timestamp() as at");
+            await inserter.resumeQueue(PAUSED_QUEUE);
+            resumedAt = rows[0]!.at;
+            log(`chaos: resumed ${PAUSED_QUEUE}`);
+            return;
+          } catch {
+            await sleep(100); // the server is restarting
+          }
         }
       })(),
     );
@@ -483,6 +515,17 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const { rows: orderRows } = await pool.query<{ marker: string }>("select marker from chaos.orders");
     const checks: ChaosResult["checks"] = [];
     const check = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
+
+    const { rows: pausedRuns } = await pool.query<{ first: Date | null }>(
+      `select min(r.run_at) as first from chaos.runs r join ${SCHEMA}.jobs j on j.id = r.job_id where j.queue = $1`,
+      [PAUSED_QUEUE],
+    );
+    const firstPaused = pausedRuns[0]!.first;
+    check(
+      "no job of the paused queue ran before it was resumed",
+      resumedAt !== undefined && firstPaused !== null && firstPaused >= resumedAt,
+      `resumed at ${resumedAt?.toISOString() ?? "never"}, its first run at ${firstPaused?.toISOString() ?? "never"}`,
+    );
 
     const byMarker = new Map<string, typeof jobRows>();
     for (const j of jobRows) byMarker.set(j.m, [...(byMarker.get(j.m) ?? []), j]);

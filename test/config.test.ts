@@ -24,6 +24,18 @@ describe("configuration is checked in the constructor", () => {
     expect(construct({ queues: { q: { cron: { schedule: "* * *" } } } })).toThrow(/queue "q": cron schedule "\* \* \*" has 3 fields/);
   });
 
+  it("names the flow-control option at fault", () => {
+    expect(construct({ queues: { q: { globalConcurrency: 0 } } })).toThrow("queues.q.globalConcurrency must be an integer of at least 1, got 0");
+    expect(construct({ queues: { q: { concurrencyBy: "tenantId" } } })).toThrow('queues.q.concurrencyBy must be a non-empty array of payload field names, got "tenantId"');
+    expect(construct({ queues: { q: { concurrencyPerKey: 2 } } })).toThrow("queues.q.concurrencyPerKey needs concurrencyBy (the payload fields that make the key)");
+    expect(construct({ queues: { q: { concurrencyBy: ["t"], concurrencyPerKey: 0 } } })).toThrow("queues.q.concurrencyPerKey must be an integer of at least 1, got 0");
+    expect(construct({ queues: { q: { rateLimit: { limit: 10 } } } })).toThrow("queues.q.rateLimit.per is required");
+    expect(construct({ queues: { q: { rateLimit: { limit: 0, per: "1s" } } } })).toThrow("queues.q.rateLimit.limit must be an integer of at least 1, got 0");
+    expect(construct({ queues: { q: { rateLimit: { limit: 5, per: "soon" } } } })).toThrow(/^queues\.q\.rateLimit\.per must be milliseconds or a string like/);
+    expect(construct({ queues: { q: { rateLimit: { limit: 5, every: "1s" } } } })).toThrow('queues.q.rateLimit has unknown key "every"; known keys: limit, per');
+    expect(construct({ queues: { q: { globalConcurrency: 2, concurrencyBy: ["t"], rateLimit: { limit: 5, per: "1s" } } } })).not.toThrow();
+  });
+
   it("names the worker option at fault", () => {
     expect(construct({ concurrency: -5, queues: { q: {} } })).toThrow("concurrency must be a positive integer, got -5");
     expect(construct({ leaseDuration: 5, queues: { q: {} } })).toThrow("leaseDuration must be at least 100ms, got 5ms");

@@ -21,7 +21,7 @@ describe("runMigrations", () => {
   it("creates the schema, records every migration, and is idempotent", async () => {
     const first = await runMigrations({ connectionString: db.url });
     expect(first.applied).toEqual(MIGRATIONS.map((m) => m.version));
-    expect(await tables("sidetrack")).toEqual(["cron_schedules", "jobs", "migrations", "workers"]);
+    expect(await tables("sidetrack")).toEqual(["cron_schedules", "jobs", "migrations", "queues", "workers"]);
     const second = await runMigrations({ pool: db.pool });
     expect(second.applied).toEqual([]);
     const status = await migrationStatus({ pool: db.pool });
@@ -46,7 +46,7 @@ describe("runMigrations", () => {
 
   it("quotes a configurable schema name", async () => {
     await runMigrations({ pool: db.pool, schema: "Mixed_Case$1" });
-    expect(await tables("Mixed_Case$1")).toEqual(["cron_schedules", "jobs", "migrations", "workers"]);
+    expect(await tables("Mixed_Case$1")).toEqual(["cron_schedules", "jobs", "migrations", "queues", "workers"]);
   });
 
   it("rejects an invalid schema name before touching the database", async () => {

@@ -313,6 +313,8 @@ function sqlBuilderProblems(source: string, fragments: Set<string>): string[] {
       expression === "quoteIdent(schema)" ||
       tables.has(expression) ||
       fragments.has(expression) ||
+      // a choice between two constant fragments: `perKey ? PICK_PER_KEY : PICK_IN_ORDER`
+      ((c) => c !== null && fragments.has(c[1]!) && fragments.has(c[2]!))(/^\w+ \? ([A-Z][A-Z0-9_]*) : ([A-Z][A-Z0-9_]*)$/.exec(expression)) ||
       /^\w+Json\("[a-z_]+"\)$/.test(expression) || // jobJson("j"), cronScheduleJson("c"): a literal alias
       (expression === "alias" && /export function \w+Json\(alias: string\)/.test(source));
     if (!ok) problems.push(`\${${expression}} is not a quoted identifier`);

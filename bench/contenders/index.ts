@@ -4,13 +4,15 @@ import { bullmqPostgres } from "./bullmq-postgres.js";
 import { floor } from "./floor.js";
 import { graphile } from "./graphile.js";
 import { pgboss } from "./pgboss.js";
-import { sidetrack } from "./sidetrack.js";
+import { sidetrack, sidetrackBesideLimited } from "./sidetrack.js";
 import { sidetrackOtel } from "./sidetrack-otel.js";
 
 export const contenders: Record<string, Contender> = {
   sidetrack,
   // Every attempt traced and metered by a recording OpenTelemetry SDK (docs/observability.md).
   "sidetrack (OTel SDK recording)": sidetrackOtel,
+  // The same burn-down while the workers also claim a queue with a global concurrency and a rate limit.
+  "sidetrack (beside a limited queue)": sidetrackBesideLimited,
   "graphile-worker": graphile,
   "pg-boss": pgboss,
   "bullmq (Redis)": bullmq,

@@ -53,6 +53,48 @@ export const sidetrack: Contender = {
   },
 };
 
+type LimitedQ = Q & { limited: { i: number } };
+/** Jobs of the limited queue inserted beside the burn-down's (they keep its claims busy throughout). */
+const LIMITED_JOBS = 20_000;
+
+/**
+ * The burn-down of an unlimited queue while the same workers also run a queue with a global
+ * concurrency of 2 and a rate limit: the unlimited queue's figure is to compare with the plain
+ * row (its claims should not pay for the limited queue's).
+ */
+export const sidetrackBesideLimited: Contender = {
+  ...sidetrack,
+  name: "sidetrack (beside a limited queue)",
+  burnDownOnly: true,
+  async bulkInsert(url, n) {
+    const s = new Sidetrack<LimitedQ>({ databaseUrl: url, queues: { bench: {}, limited: {} } });
+    await s.insertJobs("bench", Array.from({ length: n }, (_, i) => ({ i })));
+    await s.insertJobs("limited", Array.from({ length: LIMITED_JOBS }, (_, i) => ({ i })));
+    await s.close();
+  },
+  async startWorker(url, concurrency, onJob) {
+    const s = new Sidetrack<LimitedQ>({
+      databaseUrl: url,
+      concurrency,
+      handleSignals: false,
+      retention: false,
+      pollInterval: 50,
+      queues: {
+        bench: { handler: (job) => onJob(job.payload.i) },
+        limited: { globalConcurrency: 2, rateLimit: { limit: 1000, per: "1s" }, handler: () => undefined },
+      },
+    });
+    await s.start();
+    return () => s.stop({ grace: 5_000 });
+  },
+  async remaining(url) {
+    return count(
+      url,
+      "select ((select count(*) from sidetrack.jobs where queue = 'bench' and status in ('scheduled', 'retrying')) + (select count(*) from sidetrack.jobs where queue = 'bench' and status = 'running'))::int as n",
+    );
+  },
+};
+
 export async function count(url: string, sql: string): Promise<number> {
   const client = new pg.Client(url);
   await client.connect();

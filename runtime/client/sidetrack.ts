@@ -7,7 +7,7 @@ import pg from "pg";
 import { POOL_SIZE_DEFAULT } from "../config/defaults.js";
 import { DEFAULT_SCHEMA, validateQueueName, validateSchemaName } from "../config/identifiers.js";
 import type { QueueOptions } from "../config/queue-options.js";
-import { resolveWorkerOptions, type ResolvedWorkerOptions } from "../config/resolve.js";
+import { queuePolicies, resolveWorkerOptions, type ResolvedWorkerOptions } from "../config/resolve.js";
 import type { WorkerOptions } from "../config/worker-options.js";
 import { validateCron } from "../cron/expression.js";
 import {
@@ -29,6 +29,7 @@ import { cancelJob, getJob, listJobs, type ListJobsFilter } from "./jobs.js";
 import { listWorkers, type WorkerInfo } from "./admin.js";
 import { runJobInline, runJobsInline, type InlineContext } from "./run-inline.js";
 import { handleStopSignals } from "./signals.js";
+import { listQueues, setQueuePaused, writeQueuePolicies, type QueueInfo } from "./queues.js";
 
 export interface DatabaseOptions {
   /** A PostgreSQL connection string. */
@@ -59,7 +60,8 @@ export interface SidetrackConfig<Queues extends Record<string, unknown>> extends
    * Whether `queues` is the whole declaration, so start() may delete declared cron schedules it
    * no longer lists. Default true. Set false for an instance that knows only some queues' options
    * (e.g. built from a handlers module alone): it then only registers the schedules it knows and
-   * leaves every other declared schedule alone.
+   * leaves every other declared schedule alone. Likewise only an instance that knows the whole
+   * declaration writes the queues' flow-control policies at start(); any other enforces those it finds.
    */
   pruneDeclaredSchedules?: boolean;
   /**
@@ -203,6 +205,24 @@ export class Sidetrack<Queues extends Record<string, unknown>> {
     return (await cancelJob(this.db(options.dbClient), id, { schema: this.schema })) !== undefined;
   }
 
+  /**
+   * Pauses a queue on every worker: once this returns no worker starts a job of it (running
+   * ones finish; inserts are still accepted). The pause stays until resumeQueue, across deploys.
+   */
+  async pauseQueue(queue: keyof Queues & string): Promise<void> {
+    await setQueuePaused(this.pool, queue, true, { schema: this.schema });
+  }
+
+  /** Resumes a paused queue and wakes the workers. */
+  async resumeQueue(queue: keyof Queues & string): Promise<void> {
+    await setQueuePaused(this.pool, queue, false, { schema: this.schema });
+  }
+
+  /** Every queue with a policy or a job: its policy (as the workers enforce it) and job counts by state. */
+  async listQueues(): Promise<QueueInfo[]> {
+    return listQueues(this.pool, { schema: this.schema });
+  }
+
   /** Listens to worker events: job:started, job:completed, job:retrying, job:failed, job:cancelled, job:rescued, error. */
   on<E extends keyof SidetrackEvents>(event: E, listener: (...args: SidetrackEvents[E]) => void): this {
     this.#events.on(event, listener as (...args: unknown[]) => void);
@@ -232,11 +252,23 @@ export class Sidetrack<Queues extends Record<string, unknown>> {
     }
     if (migrate) await this.runMigrations();
     else await requireMigrations({ pool: this.pool, schema: this.schema });
+    // Only an instance that knows the whole declaration writes the policies; one that knows some
+    // queues' handlers alone (pruneDeclaredSchedules: false) must not clear limits declared
+    // elsewhere, and routes its queues by the policies it finds.
+    let queues = options.queues;
+    if (this.config.pruneDeclaredSchedules !== false) {
+      await writeQueuePolicies(this.pool, this.schema, queuePolicies(this.config.queues));
+    } else {
+      const stored = await listQueues(this.pool, { schema: this.schema });
+      const limited = new Set(stored.filter((q) => q.globalConcurrency !== null || q.concurrencyPerKey !== null || q.rateLimit !== null).map((q) => q.name));
+      queues = new Map([...queues].map(([name, q]) => [name, { ...q, limited: q.limited || limited.has(name) }]));
+    }
     await registerDeclaredSchedules(this.pool, this.schema, Object.keys(this.config.queues), this.#declaredSchedules, {
       prune: this.config.pruneDeclaredSchedules !== false,
     });
     const worker = new Worker({
       ...options,
+      queues,
       pool: this.pool,
       schema: this.schema,
       emit: (event, ...args) => this.#emit(event, ...args),

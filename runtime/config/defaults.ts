@@ -27,6 +27,9 @@ export const PROGRESS_WRITE_INTERVAL_MS = 1_000;
 /** Jobs one worker process runs at once, over all queues. */
 export const CONCURRENCY_DEFAULT = 10;
 
+/** Running jobs per concurrency key across all workers when `concurrencyBy` is set without `concurrencyPerKey`: one at a time per key, the common case (serialise per tenant or user). */
+export const CONCURRENCY_PER_KEY_DEFAULT = 1;
+
 /** How long a claimed job stays leased to its worker without a heartbeat. */
 export const LEASE_DURATION_DEFAULT_MS = 30_000;
 

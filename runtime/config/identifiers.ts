@@ -41,6 +41,11 @@ export function jobsChannel(schema: string): string {
   return `sidetrack_jobs_${schema}`;
 }
 
+/** The channel a queue's pause is announced on: workers give back the jobs they claimed ahead. */
+export function pauseChannel(schema: string): string {
+  return `sidetrack_pause_${schema}`;
+}
+
 /** The channel a cancel of a running job is announced on. */
 export function cancelChannel(schema: string): string {
   return `sidetrack_cancel_${schema}`;

@@ -24,6 +24,14 @@ export interface QueueOptions<Payload = unknown> {
   concurrency?: number;
   /** Payload fields whose values make the unique key: at most one live job per combination. */
   uniqueBy?: readonly (keyof Payload & string)[];
+  /** Most jobs of this queue running at once across all workers, enforced in the claim. Default: no limit. */
+  globalConcurrency?: number;
+  /** Payload fields whose values make the concurrency key, computed at insert (like `uniqueBy`). */
+  concurrencyBy?: readonly (keyof Payload & string)[];
+  /** With `concurrencyBy`: most running jobs per key value across all workers. Default 1. */
+  concurrencyPerKey?: number;
+  /** At most `limit` job starts within any window of `per` (a sliding window), across all workers. */
+  rateLimit?: { limit: number; per: Duration };
   /** Retry backoff for this queue (see defaults.ts for the formula). */
   backoff?: { base?: Duration; max?: Duration };
   /** Insert a job on a schedule. */

@@ -16,6 +16,10 @@ export const QUEUE_OPTION_NAMES = [
   "concurrency",
   "uniqueBy",
   "backoff",
+  "globalConcurrency",
+  "concurrencyBy",
+  "concurrencyPerKey",
+  "rateLimit",
   "cron",
   "maxSnoozes",
   "maxOutputBytes",
@@ -30,6 +34,7 @@ export type OnDuplicate = (typeof ON_DUPLICATE_MODES)[number];
 export function onDuplicateProblem(value: unknown): string | undefined {
   return (ON_DUPLICATE_MODES as readonly unknown[]).includes(value) ? undefined : `must be one of ${ON_DUPLICATE_MODES.map((m) => `"${m}"`).join(", ")}, got ${show(value)}`;
 }
+export const RATE_LIMIT_KEYS = ["limit", "per"] as const;
 export const BACKOFF_KEYS = ["base", "max"] as const;
 export const CRON_KEYS = ["schedule", "timezone", "payload"] as const;
 
@@ -74,6 +79,28 @@ export function uniqueByProblem(value: unknown): string | undefined {
   }
   const twice = value.find((field, i) => value.indexOf(field) !== i);
   return twice === undefined ? undefined : `names "${twice}" twice`;
+}
+
+/** `concurrencyBy`: the same shape as `uniqueBy`. */
+export const concurrencyByProblem = uniqueByProblem;
+
+/** `concurrencyPerKey`: only meaningful with `concurrencyBy`. */
+export function concurrencyPerKeyProblem(value: unknown, concurrencyBy: unknown): string | undefined {
+  return integerProblem(value, 1) ?? (concurrencyBy === undefined ? "needs concurrencyBy (the payload fields that make the key)" : undefined);
+}
+
+/** `rateLimit`: { limit: integer ≥ 1, per: Duration ≥ 1ms }; returns [field suffix, problem]. */
+export function rateLimitProblem(value: unknown): [string, string] | undefined {
+  const shape = objectProblem(value, RATE_LIMIT_KEYS);
+  if (shape) return ["", shape];
+  const r = value as { limit?: unknown; per?: unknown };
+  const limit = integerProblem(r.limit, 1);
+  if (limit) return [".limit", limit];
+  if (r.per === undefined) return [".per", "is required (a Duration such as \"1s\")"];
+  const per = durationProblem(r.per);
+  if (per) return [".per", per];
+  if (parseDuration(r.per, "") < 1) return [".per", `must be at least 1ms, got ${show(r.per)}`];
+  return undefined;
 }
 
 /** The known name nearest to a misspelt one (edit distance ≤ 2, or a case-only difference). */

@@ -10,7 +10,21 @@ import { parseDuration, type Duration } from "./duration.js";
 import { validateQueueName } from "./identifiers.js";
 import { defaultLogger } from "./logger.js";
 import type { QueueOptions } from "./queue-options.js";
-import { BACKOFF_KEYS, closest, CRON_KEYS, durationProblem, integerProblem, objectProblem, onDuplicateProblem, QUEUE_OPTION_NAMES, show, uniqueByProblem } from "./queue-rules.js";
+import {
+  BACKOFF_KEYS,
+  closest,
+  concurrencyByProblem,
+  concurrencyPerKeyProblem,
+  CRON_KEYS,
+  durationProblem,
+  integerProblem,
+  objectProblem,
+  onDuplicateProblem,
+  QUEUE_OPTION_NAMES,
+  rateLimitProblem,
+  show,
+  uniqueByProblem,
+} from "./queue-rules.js";
 import type { RetentionOptions, WorkerOptions } from "./worker-options.js";
 
 /** Retry backoff of one queue, in milliseconds (the formula is in worker/backoff.ts). */
@@ -36,6 +50,35 @@ export interface RunnableQueue {
   backoff: BackoffSettings;
   maxSnoozes: number;
   maxOutputBytes: number;
+  /** Has a global, per-key or rate limit: claimed through the limited claim path. */
+  limited: boolean;
+}
+
+/** A queue's declared flow-control policy, as the `queues` table stores it (null: no limit). */
+export interface QueuePolicy {
+  name: string;
+  global_concurrency: number | null;
+  concurrency_by: string[] | null;
+  concurrency_per_key: number | null;
+  rate_limit: number | null;
+  rate_per_ms: number | null;
+}
+
+/** The policy rows of checked queue options (what start() and `sidetrack migrate` write). */
+export function queuePolicies(queues: Record<string, QueueOptions<any>>): QueuePolicy[] {
+  return Object.entries(queues).map(([name, q]) => ({
+    name,
+    global_concurrency: q.globalConcurrency ?? null,
+    concurrency_by: q.concurrencyBy ? [...q.concurrencyBy] : null,
+    concurrency_per_key: q.concurrencyBy ? (q.concurrencyPerKey ?? D.CONCURRENCY_PER_KEY_DEFAULT) : null,
+    rate_limit: q.rateLimit?.limit ?? null,
+    rate_per_ms: q.rateLimit ? parseDuration(q.rateLimit.per, `queues.${name}.rateLimit.per`) : null,
+  }));
+}
+
+/** Whether a queue's options limit its claims across workers. */
+export function isLimited(q: QueueOptions<any>): boolean {
+  return q.globalConcurrency !== undefined || q.concurrencyBy !== undefined || q.rateLimit !== undefined;
 }
 
 /** Lock-ahead, resolved: sized from what the worker observes (up to `max`), or a fixed size. */
@@ -97,6 +140,7 @@ export function resolveWorkerOptions(
       name,
       handler: queue.handler,
       concurrency: queue.concurrency ?? concurrency,
+      limited: isLimited(queue),
       timeoutMs: queue.timeout === undefined ? undefined : parseDuration(queue.timeout, `queues.${name}.timeout`),
       backoff: {
         baseMs: queue.backoff?.base === undefined ? D.BACKOFF_BASE_DEFAULT_MS : parseDuration(queue.backoff.base, `queues.${name}.backoff.base`),
@@ -175,6 +219,13 @@ export function checkQueueOptions(name: string, queue: unknown): void {
     if (parseDuration(q.timeout, at("timeout")) < 1) fail("timeout", `must be at least 1ms, got ${show(q.timeout)}`);
   }
   if (q.uniqueBy !== undefined) problem("uniqueBy", uniqueByProblem(q.uniqueBy));
+  if (q.globalConcurrency !== undefined) problem("globalConcurrency", integerProblem(q.globalConcurrency, 1));
+  if (q.concurrencyBy !== undefined) problem("concurrencyBy", concurrencyByProblem(q.concurrencyBy));
+  if (q.concurrencyPerKey !== undefined) problem("concurrencyPerKey", concurrencyPerKeyProblem(q.concurrencyPerKey, q.concurrencyBy));
+  if (q.rateLimit !== undefined) {
+    const found = rateLimitProblem(q.rateLimit);
+    if (found) fail(`rateLimit${found[0]}`, found[1]);
+  }
   if (q.backoff !== undefined) {
     problem("backoff", objectProblem(q.backoff, BACKOFF_KEYS));
     for (const [key, value] of Object.entries(q.backoff as object)) problem(`backoff.${key}`, durationProblem(value));

@@ -43,7 +43,7 @@ function* csvLines(rows: readonly InsertRow[]): Generator<string> {
     const r = rows[i]!;
     const tags = r.tags === null ? "" : csv(arrayLiteral(r.tags));
     const meta = r.metaJson === null ? "" : csv(r.metaJson);
-    chunk += `${i},${csv(r.queue)},${csv(r.payloadJson)},${r.priority},${r.run_at ?? ""},${r.delay_ms ?? ""},${r.max_attempts},${tags},${meta}\n`;
+    chunk += `${i},${csv(r.queue)},${csv(r.payloadJson)},${r.priority},${r.run_at ?? ""},${r.delay_ms ?? ""},${r.max_attempts},${tags},${meta},${r.concurrency_key === null ? "" : csv(r.concurrency_key)}\n`;
     if ((i + 1) % COPY_BATCH_ROWS === 0) {
       yield chunk;
       chunk = "";

@@ -53,6 +53,8 @@ export interface InsertRow {
   metaJson: string | null;
   on_duplicate: OnDuplicate;
   unique_for_ms: number | null;
+  /** From the queue's `concurrencyBy` fields; null when it has none. */
+  concurrency_key: string | null;
 }
 
 export interface InsertLimits {
@@ -151,6 +153,11 @@ export function prepareInsert(
     }
     if (uniqueForMs! > MAX_DELAY_MS) fail("options.uniqueFor", `must be at most 100 years, got ${uniqueForMs}ms`);
   }
+  // The per-key concurrency key: the same derivation as a uniqueBy key, in its own column.
+  const concurrencyKey = queueOptions.concurrencyBy && queueOptions.concurrencyBy.length > 0
+    ? uniqueKeyFromPayload(queue, queueOptions.concurrencyBy, payload, "concurrencyBy")
+    : null;
+
   return {
     queue,
     payload,
@@ -164,6 +171,7 @@ export function prepareInsert(
     metaJson: options.meta === undefined ? null : checkMeta(queue, options.meta, fail),
     on_duplicate: onDuplicate,
     unique_for_ms: uniqueKey === null ? null : uniqueForMs,
+    concurrency_key: concurrencyKey,
   };
 }
 
@@ -191,12 +199,12 @@ function checkMeta(queue: string, meta: unknown, fail: (path: string, message: s
 }
 
 /** The unique key `uniqueBy: ["a", "b"]` derives: the JSON of the fields' values, in declaration order. */
-export function uniqueKeyFromPayload(queue: string, fields: readonly string[], payload: unknown): string {
+export function uniqueKeyFromPayload(queue: string, fields: readonly string[], payload: unknown, option = "uniqueBy"): string {
   const record = (payload ?? {}) as Record<string, unknown>;
   const values = fields.map((field) => {
     if (typeof payload !== "object" || payload === null || !(field in record)) {
       throw new SidetrackValidationError(
-        `queue "${queue}": payload.${field} is required because the queue is uniqueBy ${JSON.stringify(fields)}`,
+        `queue "${queue}": payload.${field} is required because the queue is ${option} ${JSON.stringify(fields)}`,
         queue,
         `payload.${field}`,
       );
@@ -389,7 +397,7 @@ function statementInput(rows: InsertRow[]): string {
       `{"i":${i},"queue":${JSON.stringify(row.queue)},"payload":${row.payloadJson},"priority":${row.priority},` +
       `"run_at":${JSON.stringify(row.run_at)},"delay_ms":${row.delay_ms},"max_attempts":${row.max_attempts},` +
       `"unique_key":${JSON.stringify(row.unique_key)},"tags":${JSON.stringify(row.tags)},"meta":${row.metaJson ?? "null"},` +
-      `"on_duplicate":"${row.on_duplicate}","unique_for_ms":${row.unique_for_ms}}`,
+      `"on_duplicate":"${row.on_duplicate}","unique_for_ms":${row.unique_for_ms},"concurrency_key":${JSON.stringify(row.concurrency_key)}}`,
   );
   return `[${parts.join(",")}]`;
 }

@@ -1,9 +1,11 @@
 import type pg from "pg";
 import { parseClaimedJob, type ClaimedRow } from "../db/rows.js";
 import type { Job } from "../types.js";
-import type { Completion } from "./completer.js";
 import { FailureBackoff, sleep } from "./backoff.js";
 import { fetchJobsSql } from "../db/sql/fetchJobs.js";
+import { claimLimitedPerKeySql, claimLimitedSql, lockQueuePoliciesSql } from "../db/sql/queues.js";
+import { inTransaction } from "../db/clients.js";
+import type { Completion } from "./completer.js";
 
 /** What the fetcher may claim right now: per-queue limits and the process total. */
 export interface FreeSlots {
@@ -19,6 +21,8 @@ export interface FetcherOptions {
   preparedStatements: boolean;
   leaseMs: number;
   pollIntervalMs: number;
+  /** Queues with a global, per-key or rate limit: claimed apart, in a transaction on their policy rows. */
+  limitedQueues: ReadonlySet<string>;
   /** Free capacity now, or undefined when every slot is taken. */
   freeSlots: () => FreeSlots | undefined;
   /** Completions to write in the claims (the worker's Completer), when there are any. */
@@ -56,15 +60,24 @@ type ClaimResultRow = ClaimedRow & { completed_ids: string[] | null };
  */
 export class Fetcher {
   #mayHaveWork = true;
+  /**
+   * Whether to run the limited claim this cycle. It costs a transaction, so it runs only when a
+   * limited queue may have room: after a wake-up (NOTIFY, poll tick, reconnect), a job of a
+   * limited queue finishing here, or a limited claim that came back full. Cycles driven by the
+   * unlimited queues (slots freed, full batches) skip it and keep their pace.
+   */
+  #limitedMayHaveWork = true;
   #running = false;
   #loop: Promise<void> | undefined;
   #poll: NodeJS.Timeout | undefined;
   #wakeUp: (() => void) | undefined;
   readonly #backoff = new FailureBackoff();
   readonly #sql: string;
+  readonly #limitedSql: { plain: string; perKey: string };
 
   constructor(private readonly options: FetcherOptions) {
     this.#sql = fetchJobsSql(options.schema);
+    this.#limitedSql = { plain: claimLimitedSql(options.schema), perKey: claimLimitedPerKeySql(options.schema) };
   }
 
   start(): void {
@@ -85,11 +98,16 @@ export class Fetcher {
   /** There may be new work (a NOTIFY, a poll tick, a reconnect). */
   wake(): void {
     this.#mayHaveWork = true;
+    this.#limitedMayHaveWork = true;
     this.#wakeUp?.();
   }
 
   /** A slot was freed: claim again if there may still be work. */
-  slotFreed(): void {
+  slotFreed(queue?: string): void {
+    if (queue !== undefined && this.options.limitedQueues.has(queue)) {
+      this.#mayHaveWork = true;
+      this.#limitedMayHaveWork = true;
+    }
     this.#wakeUp?.();
   }
 
@@ -109,41 +127,99 @@ export class Fetcher {
       this.#mayHaveWork = false;
       const riding = completions?.takeForClaim() ?? [];
       const sentAt = performance.now();
+      const limited = this.options.limitedQueues;
+      const plain = limited.size === 0 ? free : split(free, (queue) => !limited.has(queue));
+      let ridingSettled = riding.length === 0;
       try {
-        const { rows } = await this.options.pool.query<ClaimResultRow>({
-          // Named: parsed and planned once per connection, not on every claim.
-          name: this.options.preparedStatements ? `sidetrack_fetch_${this.options.schema}` : undefined,
-          text: this.#sql,
-          values: [
-            this.options.workerId,
-            this.options.leaseMs,
-            free.queues,
-            free.limits,
-            free.total,
-            riding.map((c) => c.job.id),
-            riding.map((c) => c.bufferedMs),
-          ],
-        });
-        this.#backoff.succeeded();
-        // One row carries no job, only which of the riding completions were written (never null there).
         const jobs: Job[] = [];
-        let completed: string[] = [];
-        for (const row of rows) {
-          if (row.completed_ids === null) jobs.push(parseClaimedJob(row));
-          else completed = row.completed_ids;
+        if (plain.queues.length > 0 || riding.length > 0) {
+          const { rows } = await this.options.pool.query<ClaimResultRow>({
+            // Named: parsed and planned once per connection, not on every claim.
+            name: this.options.preparedStatements ? `sidetrack_fetch_${this.options.schema}` : undefined,
+            text: this.#sql,
+            values: [
+              this.options.workerId,
+              this.options.leaseMs,
+              plain.queues,
+              plain.limits,
+              plain.total,
+              riding.map((c) => c.job.id),
+              riding.map((c) => c.bufferedMs),
+            ],
+          });
+          this.#backoff.succeeded();
+          // One row carries no job, only which of the riding completions were written (never null there).
+          let completed: string[] = [];
+          for (const row of rows) {
+            if (row.completed_ids === null) jobs.push(parseClaimedJob(row));
+            else completed = row.completed_ids;
+          }
+          if (riding.length > 0) completions!.claimCommitted(riding, new Set(completed));
+          ridingSettled = true;
         }
-        if (riding.length > 0) completions!.claimCommitted(riding, new Set(completed));
+        if (plain !== free && this.#limitedMayHaveWork) {
+          const rest = split(free, (queue) => limited.has(queue));
+          rest.total = free.total - jobs.length;
+          if (rest.total > 0 && rest.queues.length > 0) {
+            this.#limitedMayHaveWork = false;
+            const claimed = await this.#claimLimited(rest);
+            if (anyQueueFull(claimed, rest)) this.#limitedMayHaveWork = true;
+            jobs.push(...claimed);
+          }
+          this.#backoff.succeeded();
+        }
         // A full batch (overall or for one queue) means more may be waiting; a short one means drained.
         if (jobs.length >= free.total || anyQueueFull(jobs, free)) this.#mayHaveWork = true;
         this.options.onJobs(jobs, sentAt);
       } catch (error) {
-        if (riding.length > 0) completions!.claimFailed(riding);
+        if (!ridingSettled) completions!.claimFailed(riding);
         this.#mayHaveWork = true;
+        this.#limitedMayHaveWork = true;
         this.options.onError(error);
         await sleep(this.#backoff.failed());
       }
     }
   }
+
+  /**
+   * Claims limited queues in one transaction: lock their policy rows (claimers of one limited
+   * queue take turns), then one claim per queue, on a snapshot taken after the lock, so the
+   * running jobs and recent starts it counts include every claim committed before.
+   */
+  async #claimLimited(free: FreeSlots): Promise<Job[]> {
+    return inTransaction(this.options.pool, async (client) => {
+      const { rows: policies } = await client.query<{ name: string; concurrency_per_key: number | null }>(
+        lockQueuePoliciesSql(this.options.schema),
+        [free.queues],
+      );
+      const jobs: Job[] = [];
+      for (const policy of policies) {
+        const left = free.total - jobs.length;
+        if (left <= 0) break;
+        const want = Math.min(left, free.limits[free.queues.indexOf(policy.name)]!);
+        const perKey = policy.concurrency_per_key !== null;
+        const { rows } = await client.query<ClaimedRow>({
+          name: this.options.preparedStatements ? `sidetrack_claim_limited${perKey ? "_key" : ""}_${this.options.schema}` : undefined,
+          text: perKey ? this.#limitedSql.perKey : this.#limitedSql.plain,
+          values: [this.options.workerId, this.options.leaseMs, policy.name, want],
+        });
+        for (const row of rows) jobs.push(parseClaimedJob(row));
+      }
+      return jobs;
+    });
+  }
+}
+
+function split(free: FreeSlots, keep: (queue: string) => boolean): FreeSlots {
+  const queues: string[] = [];
+  const limits: number[] = [];
+  free.queues.forEach((queue, i) => {
+    if (keep(queue)) {
+      queues.push(queue);
+      limits.push(free.limits[i]!);
+    }
+  });
+  return { queues, limits, total: free.total };
 }
 
 function anyQueueFull(jobs: Job[], free: FreeSlots): boolean {

@@ -3,7 +3,7 @@ import type { ResolvedWorkerOptions, RunnableQueue } from "../config/resolve.js"
 import { Completer } from "./completer.js";
 import { CronService, type CronServiceConfig } from "../cron/service.js";
 import { Fetcher, type FreeSlots } from "./fetcher.js";
-import { cancelChannel, jobsChannel } from "../config/identifiers.js";
+import { cancelChannel, jobsChannel, pauseChannel } from "../config/identifiers.js";
 import { Notifier } from "./notifier.js";
 import { Periodic } from "./periodic.js";
 import { pruneJobs } from "./maintenance/pruner.js";
@@ -98,6 +98,7 @@ export class Worker {
       preparedStatements: config.preparedStatements,
       leaseMs: config.leaseMs,
       pollIntervalMs: config.pollIntervalMs,
+      limitedQueues: new Set([...config.queues.values()].filter((q) => q.limited).map((q) => q.name)),
       freeSlots: () => this.#freeSlots(),
       completions: this.#completer,
       onJobs: (jobs, sentAt) => this.#claimed(jobs, sentAt),
@@ -105,6 +106,7 @@ export class Worker {
     });
     const jobs = jobsChannel(schema);
     const cancels = cancelChannel(schema);
+    const pauses = pauseChannel(schema);
     this.#registry = new WorkerRegistry(pool, schema, {
       id: workerId,
       queues: [...config.queues.keys()],
@@ -119,7 +121,7 @@ export class Worker {
     this.#notifier = !config.listen ? undefined : new Notifier({
       pool,
       connectionString: config.listenConnectionString,
-      channels: [jobs, cancels],
+      channels: [jobs, cancels, pauses],
       onSession: (session) => this.#registry.bindSession(session),
       onSessionLost: (session) => this.#registry.unbindSession(session),
       onNotification: (channel, payload) => {
@@ -129,6 +131,7 @@ export class Worker {
           this.#lockAhead.drain((job) => job.id === payload);
           this.#abort(payload, "cancelled");
         }
+        if (channel === pauses) this.#givePausedBack(payload);
       },
       onConnected: () => this.#fetcher.wake(),
       onError: onError("listening for notifications"),
@@ -255,7 +258,9 @@ export class Worker {
     const limits: number[] = [];
     for (const q of this.#config.queues.values()) {
       const held = (this.#runningPerQueue.get(q.name) ?? 0) + this.#lockAhead.bufferedOf(q.name);
-      const free = Math.min(total, q.concurrency + ahead - held);
+      // Limited queues are not claimed ahead: a buffered job would hold one of their
+      // cluster-wide slots (or rate-limit starts) without running.
+      const free = Math.min(total, q.concurrency + (q.limited ? 0 : ahead) - held);
       if (free > 0) {
         queues.push(q.name);
         limits.push(free);
@@ -269,6 +274,15 @@ export class Worker {
     this.#lockAhead.claimed(sentAt);
     this.#lockAhead.add(jobs, sentAt);
     this.#startBuffered();
+  }
+
+  /**
+   * A queue was paused: its buffered jobs go back at once, attempt unspent (running ones finish).
+   * Claims already refuse it; this only empties what was claimed ahead before the pause.
+   */
+  #givePausedBack(queue: string): void {
+    const buffered = this.#lockAhead.drain((job) => job.queue === queue).map((job) => job.id);
+    if (buffered.length > 0) void this.#returnJobs(buffered, `returning buffered jobs of paused queue ${queue}`);
   }
 
   /** Starts buffered jobs into free slots, in claim order, honouring each queue's concurrency. */
@@ -327,7 +341,7 @@ export class Worker {
       this.#hand(job, queue, outcome, undefined, telemetry);
     }
     this.#startBuffered();
-    this.#fetcher.slotFreed();
+    this.#fetcher.slotFreed(job.queue);
   }
 
   /** Gives an outcome to the completer (or reports an abort), and ends the attempt's telemetry. */

@@ -125,7 +125,7 @@ describe("usage", () => {
     expect(command.stderr).toContain('error: unknown command "stauts". Did you mean status?');
     const none = await runCli([]);
     expect(none.code).toBe(2);
-    expect(none.stderr).toContain("error: name a command: generate, migrate, worker, workers, status, jobs, cron or dashboard");
+    expect(none.stderr).toContain("error: name a command: generate, migrate, worker, workers, status, jobs, cron, queues or dashboard");
   });
 
   it("a typo in a sub-command names that word and suggests the sub-command", async () => {

@@ -20,6 +20,7 @@ describe("sidetrack migrate", () => {
     expect(r.stdout).toMatch(/^0001\s+jobs\s+pending\s+-$/m);
     expect(r.stdout).toMatch(/^0002\s+cron\s+pending\s+-$/m);
     expect(r.stdout).toMatch(/^0003\s+workers\s+pending\s+-$/m);
+    expect(r.stdout).toMatch(/^0004\s+queues\s+pending\s+-$/m);
     expect(r.stdout).toMatch(/^0005\s+job_lifecycle\s+pending\s+-$/m);
     expect(r.stdout).toContain("3 pending migrations: run `sidetrack migrate`");
   });

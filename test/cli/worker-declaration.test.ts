@@ -98,6 +98,19 @@ describe("sidetrack worker --client", () => {
     expect((await cli.exited).code).toBe(0);
   });
 
+  it("migrate --client writes the declared queue policies, leaving a pause alone", async () => {
+    await db.pool.query("insert into sidetrack.queues (name, paused) values ('chargeInvoice', true) on conflict (name) do update set paused = true, global_concurrency = null");
+    const r = await runCli(["migrate", "--client", rel("sidetrack/client.ts")], { databaseUrl: db.url });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("queue policies written from");
+    const { rows } = await db.pool.query("select name, paused, global_concurrency from sidetrack.queues order by name");
+    expect(rows).toEqual([
+      { name: "chargeInvoice", paused: true, global_concurrency: 5 },
+      { name: "nightlyReport", paused: false, global_concurrency: null },
+    ]);
+    await db.pool.query("update sidetrack.queues set paused = false");
+  });
+
   it("createWorker without connectionString or pool throws at construction, in its own terms", async () => {
     const client = await import(path.join(project, "sidetrack/client.ts"));
     const handlers = { chargeInvoice: async () => undefined, nightlyReport: async () => undefined };

@@ -19,6 +19,17 @@ describe("examples", () => {
     expect(rows).toEqual([{ status: "completed", n: 1 }]);
   });
 
+  it("example:flow holds per-key, global and rate limits across two workers, and pauses and resumes", async () => {
+    const db = await createTestDatabase("ex_flow");
+    const out = run("example:flow", db.url);
+    expect(out).toContain("syncTenant: at most 4 at once (globalConcurrency 4), 1 per tenant");
+    expect(out).toContain("callPartner while paused: 0 calls");
+    expect(out).toContain("callPartner resumed: 10 calls, 5 in the first second");
+    expect(out).toContain("example:flow done");
+    const { rows } = await db.pool.query("select status, count(*)::int as n from sidetrack.jobs group by status");
+    expect(rows).toEqual([{ status: "completed", n: 34 }]);
+  });
+
   it("example:prisma onboards a user through insertUserOnboarding(tx, …)", async () => {
     const db = await createTestDatabase("ex_prisma");
     const out = run("example:prisma", db.url);

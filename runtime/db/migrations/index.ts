@@ -3,6 +3,7 @@ import { quoteIdent } from "../../config/identifiers.js";
 import { sql as jobs } from "./0001_jobs.js";
 import { sql as cron } from "./0002_cron.js";
 import { sql as workers } from "./0003_workers.js";
+import { sql as queues } from "./0004_queues.js";
 import { sql as jobLifecycle } from "./0005_job_lifecycle.js";
 
 export interface Migration {
@@ -18,6 +19,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "jobs", template: jobs },
   { version: 2, name: "cron", template: cron },
   { version: 3, name: "workers", template: workers },
+  { version: 4, name: "queues", template: queues },
   { version: 5, name: "job_lifecycle", template: jobLifecycle },
 ];
 

@@ -8,12 +8,12 @@ import { AFTER_NOTIFIED } from "./fragments.js";
  */
 export const createInsertStageSql = `create temp table if not exists sidetrack_insert_stage (
   i integer, queue text, payload text, priority integer, run_at timestamptz, delay_ms bigint, max_attempts integer,
-  tags text[], meta text
+  tags text[], meta text, concurrency_key text
 ) on commit drop`;
 export const emptyInsertStageSql = "truncate pg_temp.sidetrack_insert_stage";
 
 /** COPY in CSV: fields quoted where needed, an unquoted empty field is NULL. */
-export const copyIntoInsertStageSql = `copy pg_temp.sidetrack_insert_stage (i, queue, payload, priority, run_at, delay_ms, max_attempts, tags, meta)
+export const copyIntoInsertStageSql = `copy pg_temp.sidetrack_insert_stage (i, queue, payload, priority, run_at, delay_ms, max_attempts, tags, meta, concurrency_key)
 from stdin with (format csv)`;
 
 /**
@@ -23,9 +23,9 @@ from stdin with (format csv)`;
  */
 export function insertFromStageSql(schema: string): string {
   return `with inserted as (
-  insert into ${quoteIdent(schema)}.jobs (queue, payload, priority, run_at, max_attempts, tags, meta)
+  insert into ${quoteIdent(schema)}.jobs (queue, payload, priority, run_at, max_attempts, tags, meta, concurrency_key)
   select queue, payload::jsonb, priority, coalesce(run_at, now() + coalesce(delay_ms, 0) * interval '1 millisecond'), max_attempts,
-         tags, meta::jsonb
+         tags, meta::jsonb, concurrency_key
   from pg_temp.sidetrack_insert_stage
   order by i
   returning id, queue, run_at, inserted_at

@@ -1,5 +1,6 @@
 import { quoteIdent } from "../../config/identifiers.js";
 import { BUFFERED_START, COMPLETED_SET } from "./completeJobs.js";
+import { LIMITED_POLICY } from "./queues.js";
 import { CLAIM_SET, CLAIMED_COLUMNS, JOB_ID_SQL_PATTERN, NO_CLAIMED_COLUMNS, READY_STATUS_LIST } from "./fragments.js";
 
 /**
@@ -19,6 +20,12 @@ import { CLAIM_SET, CLAIMED_COLUMNS, JOB_ID_SQL_PATTERN, NO_CLAIMED_COLUMNS, REA
  * (0.15-0.2 ms per claim, about a third of its execution time for 50 rows). The plan has no
  * alternative shapes to pick badly between: an index scan per queue, a sort, a TID scan.
  *
+ * A queue whose policy row is paused or limited gets no candidates here (limit 0): paused
+ * queues are not claimed, limited ones only through claimLimitedSql. The row is read FOR KEY
+ * SHARE, which claims take side by side but which a pause (FOR UPDATE) waits for and then
+ * overtakes, so a claim never starts a job of a queue paused before it committed. A queue
+ * without a row (one start() has not declared) has no policy.
+ *
  * It also completes the jobs whose handlers finished since the last claim ($6), with the same
  * guard as completeJobsSql: one statement per fetch cycle instead of a claim and a completion.
  * One extra row carries no job, only `completed_ids`: the ids that guard let through.
@@ -37,11 +44,15 @@ export function fetchJobsSql(schema: string): string {
 ), candidates as (
   select c.ctid, c.priority, c.run_at, c.id
   from params cross join lateral unnest(params.names, params.limits) as q(name, lim)
+  left join lateral (
+    select p.paused or ${LIMITED_POLICY} as blocked from ${quoteIdent(schema)}.queues p
+    where p.name = q.name for key share
+  ) policy on true
   cross join lateral (
     select ctid, id, priority, run_at from ${jobs}
     where queue = q.name and status in ${READY_STATUS_LIST} and run_at <= now()
     order by priority, run_at, id
-    limit q.lim
+    limit case when policy.blocked then 0 else q.lim end
     for update skip locked
   ) c
 ), claimed as (

@@ -4,7 +4,7 @@ import { AFTER_NOTIFIED, DUPLICATE_SET, LIVE_STATUS_LIST, rowJson } from "./frag
 /**
  * Inserts a batch of jobs in one statement and notifies listeners (delivered at commit).
  * $1: JSON array of { i, queue, payload, priority, run_at, delay_ms, max_attempts, unique_key, tags,
- *     meta, on_duplicate, unique_for_ms }.
+ *     meta, on_duplicate, unique_for_ms, concurrency_key }.
  * $2: the notify channel.
  * $3: JSON array of the distinct queues of the rows without a unique key (all of them are
  *     inserted, so the caller knows whom to notify without the statement collecting the
@@ -29,11 +29,11 @@ export function insertJobsSql(schema: string): string {
   select * from jsonb_to_recordset($1::jsonb) as x(
     i integer, queue text, payload jsonb, priority integer, run_at timestamptz,
     delay_ms bigint, max_attempts integer, unique_key text, tags text[], meta jsonb,
-    on_duplicate text, unique_for_ms bigint)
+    on_duplicate text, unique_for_ms bigint, concurrency_key text)
 ), plain as (
-  insert into ${jobs} (queue, payload, priority, run_at, max_attempts, tags, meta)
+  insert into ${jobs} (queue, payload, priority, run_at, max_attempts, tags, meta, concurrency_key)
   select queue, coalesce(payload, 'null'::jsonb), priority,
-         coalesce(run_at, now() + coalesce(delay_ms, 0) * interval '1 millisecond'), max_attempts, tags, meta
+         coalesce(run_at, now() + coalesce(delay_ms, 0) * interval '1 millisecond'), max_attempts, tags, meta, concurrency_key
   from input where unique_key is null
   order by i
   returning id, queue, run_at, inserted_at
@@ -48,10 +48,10 @@ export function insertJobsSql(schema: string): string {
   where j.unique_until > now() and j.status not in ${LIVE_STATUS_LIST}
   order by j.queue, j.unique_key, j.id desc
 ), keyed as (
-  insert into ${jobs} as j (queue, payload, priority, run_at, max_attempts, unique_key, tags, meta, unique_until)
+  insert into ${jobs} as j (queue, payload, priority, run_at, max_attempts, unique_key, tags, meta, unique_until, concurrency_key)
   select queue, coalesce(payload, 'null'::jsonb), priority,
          coalesce(run_at, now() + coalesce(delay_ms, 0) * interval '1 millisecond'),
-         max_attempts, unique_key, tags, meta, now() + unique_for_ms * interval '1 millisecond'
+         max_attempts, unique_key, tags, meta, now() + unique_for_ms * interval '1 millisecond', concurrency_key
   from first_of_key x
   where not exists (select 1 from held h where h.queue = x.queue and h.unique_key = x.unique_key)
   -- Key order, not input order: concurrent batches sharing keys then take the index's locks in
