@@ -6,9 +6,12 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import pg from "pg";
 import { actOnJobs, actOnMatchingJobs, checkJobFilter, JOB_ACTIONS, type JobAction, type JobFilter } from "../runtime/client/dashboard.js";
 import { DEFAULT_SCHEMA, validateSchemaName } from "../runtime/config/identifiers.js";
+import { setQueuePaused } from "../runtime/client/queues.js";
 import { activateSchedule, deactivateSchedule, listSchedules, runScheduleNow } from "../runtime/cron/schedules.js";
 import { toDbClient, type DbClient } from "../runtime/db/clients.js";
 import { SidetrackValidationError } from "../runtime/errors.js";
+import { gauges } from "../runtime/telemetry/metrics.js";
+import { metricsHandler } from "../runtime/telemetry/prometheus.js";
 import { CSS, JS } from "./assets.js";
 import { cronData, jobData, jobsData, overviewData, queueData, workersData } from "./data.js";
 import { cronPage, errorPage, jobPage, jobsPage, layout, overviewPage, queuePage, queuesPage, workersPage, type Page, type View } from "./pages.js";
@@ -68,6 +71,20 @@ export function createDashboard(options: DashboardOptions): DashboardHandler {
   ownPool?.on("error", () => undefined);
   const db = toDbClient(options.pool ?? ownPool!);
   const configuredBase = options.basePath === undefined ? undefined : normalizeBase(options.basePath);
+  const metrics = metricsHandler();
+  let gaugesOn = false;
+
+  /**
+   * `/metrics`: Prometheus text of this process (the job gauges, read from the database, and the
+   * counters of any worker running in it), under the same authorization as the pages.
+   */
+  function serveMetrics(req: IncomingMessage, res: ServerResponse): void {
+    if (!gaugesOn) {
+      gauges.add(schema, (options.pool ?? ownPool)!);
+      gaugesOn = true;
+    }
+    metrics(req, res);
+  }
 
   const handler = ((req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => {
     handle(req, res, next).catch((error: unknown) => {
@@ -85,6 +102,7 @@ export function createDashboard(options: DashboardOptions): DashboardHandler {
     });
   }) as DashboardHandler;
   handler.close = async () => {
+    if (gaugesOn) gauges.remove(schema, (options.pool ?? ownPool)!);
     await ownPool?.end();
   };
 
@@ -124,6 +142,7 @@ export function createDashboard(options: DashboardOptions): DashboardHandler {
       return post(path, body, req, res, base);
     }
     if (method !== "GET" && method !== "HEAD") throw new HttpError(405, "method not allowed");
+    if (path === "/metrics") return serveMetrics(req, res);
 
     if (path.startsWith("/api/")) {
       const data = await apiGet(path.slice(4), params);
@@ -210,9 +229,14 @@ export function createDashboard(options: DashboardOptions): DashboardHandler {
       if (api) return sendJson(res, 200, { ok: true, note });
       return redirect(res, `${base}/cron?flash=${encodeURIComponent(`${schedule.queue} ${schedule.expression}: ${note}`)}`);
     }
-    // HOOK(pause): when the runtime exposes pauseQueue / resumeQueue (flow control's queues
-    // table), accept POST /queues/:name/pause|resume here and add the buttons in pages.ts
-    // (countsTable and queuePage already show the paused flag when the table exists).
+    m = /^\/queues\/([A-Za-z][A-Za-z0-9_]{0,99})\/(pause|resume)$/.exec(route);
+    if (m) {
+      const [, queue, verb] = m;
+      await setQueuePaused(db, queue!, verb === "pause", { schema });
+      const note = verb === "pause" ? "paused: no worker starts its jobs until it is resumed" : "resumed";
+      if (api) return sendJson(res, 200, { ok: true, queue, paused: verb === "pause" });
+      return redirect(res, `${base}/queues/${encodeURIComponent(queue!)}?flash=${encodeURIComponent(`${queue}: ${note}`)}`);
+    }
     void req;
     throw new HttpError(404, "no such action");
   }

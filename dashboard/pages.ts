@@ -125,6 +125,13 @@ export function queuesPage(view: View, data: OverviewData): Page {
   };
 }
 
+/** Pause or resume: claims stop (or start again) across every worker once it commits. */
+function pauseForm(view: View, queue: string, paused: boolean) {
+  const verb = paused ? "resume" : "pause";
+  const confirm = paused ? "" : html` data-confirm="Pause ${queue}? Workers stop starting its jobs; running ones finish."`;
+  return html`<form method="post" action="${view.base}/queues/${queue}/${verb}"${confirm}><input type="hidden" name="_csrf" value="${view.csrf}"><button type="submit">${paused ? "Resume queue" : "Pause queue"}</button></form>`;
+}
+
 export function queuePage(view: View, data: QueueData): Page {
   const q = data.counts;
   return {
@@ -135,6 +142,7 @@ ${q ? html`<dl class="fields"><dt>Ready</dt><dd>${count(q.scheduledReady)}</dd><
 <dt>Running</dt><dd>${count(q.running)}</dd><dt>Retrying</dt><dd>${count(q.retrying)}</dd><dt>Failed</dt><dd>${count(q.failed, !data.finishedCountsExact)}</dd>
 <dt>Completed</dt><dd>${count(q.completed, !data.finishedCountsExact)}</dd><dt>Cancelled</dt><dd>${count(q.cancelled, !data.finishedCountsExact)}</dd>
 <dt>Oldest ready</dt><dd>${age(q.oldestReadyAgeMs)}</dd>${q.paused !== undefined ? html`<dt>Paused</dt><dd>${q.paused ? "yes" : "no"}</dd>` : ""}</dl>` : html`<p class="muted">No jobs in this queue.</p>`}
+${view.canWrite ? pauseForm(view, data.queue, q?.paused === true) : ""}
 <p><a href="${jobsLink(view, { queue: data.queue })}">All jobs of this queue</a> · <a href="${jobsLink(view, { queue: data.queue, state: "failed" })}">failed</a></p>
 <h2>Cron schedules</h2>${cronTable(view, data.schedules)}`,
   };

@@ -7,6 +7,7 @@ import { upsertSchedule } from "../../runtime/cron/schedules.js";
 import { usePg, runMigrations } from "../../runtime/index.js";
 import { startCli, waitFor } from "../cli/run-cli.js";
 import { createTestDatabase, withDatabase, type TestDatabase } from "../support/database.js";
+import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { browserAvailable, serve, type Served } from "./browser.js";
 
 let db: TestDatabase;
@@ -70,7 +71,7 @@ describe("JSON API", () => {
       cancelled: 0,
     });
     expect(body.throughput.reduce((n: number, t: { completed: number }) => n + t.completed, 0)).toBeGreaterThanOrEqual(1);
-    expect(body.pausable).toBe(false);
+    expect(body.pausable).toBe(true); // migration 0004 made the queues table part of every schema
   });
 
   it("jobs: filters by queue, state, payload text and id; keyset pages by id and by run_at cover every job once", async () => {
@@ -190,14 +191,11 @@ describe("JSON API", () => {
     expect((await db.pool.query("select payload from sidetrack.jobs where queue = 'api_cron'")).rows).toEqual([{ payload: { nightly: true } }]);
   });
 
-  it("workers and paused queues show once their tables exist", async () => {
+  it("shows the worker registry and paused queues, and pauses and resumes a queue (CSRF-checked)", async () => {
     const schema = "dash_opt";
     await runMigrations({ pool: db.pool, schema });
     const site = await start({ schema });
-    expect(await (await fetch(`${site.url}/api/workers`)).json()).toEqual({ registry: false, workers: [] });
-    expect(await (await fetch(`${site.url}/workers`)).text()).toContain("No worker registry yet");
-    await db.pool.query(`create table ${schema}.workers (id text primary key, host text, pid int, queues text[], concurrency int, version text,
-      started_at timestamptz default now(), heartbeat_at timestamptz default now())`);
+    expect(await (await fetch(`${site.url}/api/workers`)).json()).toEqual({ registry: true, workers: [] });
     await db.pool.query(`insert into ${schema}.workers (id, host, pid, queues, concurrency, version) values ('w-1', 'box<b>', 4242, '{mail}', 8, '0.1.0')`);
     const workers = await (await fetch(`${site.url}/api/workers`)).json();
     expect(workers.registry).toBe(true);
@@ -206,12 +204,19 @@ describe("JSON API", () => {
     expect(page).toContain("box&lt;b&gt;");
     expect(page).toContain("4242");
 
-    await db.pool.query(`create table ${schema}.queues (name text primary key, paused boolean not null default false)`);
-    await db.pool.query(`insert into ${schema}.queues values ('mail', true)`);
     await db.pool.query(`insert into ${schema}.jobs (queue, payload) values ('mail', '{}')`);
+    const client = await session(site);
+    expect((await client.post("/api/queues/mail/pause", {}, null)).status).toBe(403);
+    expect(await (await client.post("/api/queues/mail/pause")).json()).toEqual({ ok: true, queue: "mail", paused: true });
     const overview = await (await fetch(`${site.url}/api/overview`)).json();
     expect(overview.pausable).toBe(true);
     expect(overview.queues[0]).toMatchObject({ queue: "mail", paused: true });
+    const { rows } = await db.pool.query<{ paused: boolean }>(`select paused from ${schema}.queues where name = 'mail'`);
+    expect(rows).toEqual([{ paused: true }]);
+    expect(await (await client.post("/api/queues/mail/resume")).json()).toEqual({ ok: true, queue: "mail", paused: false });
+    expect((await db.pool.query(`select paused from ${schema}.queues where name = 'mail'`)).rows).toEqual([{ paused: false }]);
+    const readOnly = await start({ schema, readOnly: true });
+    expect((await (await session(readOnly)).post("/api/queues/mail/pause")).status).toBe(403);
   });
 
   it("past the threshold, finished counts are estimates and the page says so", async () => {
@@ -303,5 +308,23 @@ describe("the browser suite without Chromium", () => {
   it("fails under CI and is skipped elsewhere", () => {
     expect(() => browserAvailable("/no/such/chromium", { CI: "true" })).toThrow(/is missing: .ci\/run installs the chromium package/);
     expect(browserAvailable("/no/such/chromium", {})).toBe(false);
+  });
+});
+
+describe("/metrics", () => {
+  it("serves Prometheus text with the job gauges read from the database, under the page's authorization", async () => {
+    await insert("metrics_q", "scheduled", { n: 1 }, "-1 hour");
+    await insert("metrics_q", "scheduled", { n: 2 });
+    const site = await start();
+    const response = await fetch(`${site.url}/metrics`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8");
+    const families = parsePrometheusTextFormat(await response.text()) as { name: string; metrics: { labels?: Record<string, string>; value?: string }[] }[];
+    const jobs = families.find((f) => f.name === "sidetrack_jobs")!.metrics.filter((m) => m.labels!.queue === "metrics_q");
+    expect(jobs.map((m) => [m.labels!.state, Number(m.value)])).toEqual([["scheduled", 2]]);
+    const oldest = families.find((f) => f.name === "sidetrack_queue_oldest_ready_age_seconds")!.metrics.find((m) => m.labels!.queue === "metrics_q");
+    expect(Number(oldest!.value)).toBeGreaterThanOrEqual(3600);
+    const refused = await start({ authorize: () => false });
+    expect((await fetch(`${refused.url}/metrics`)).status).toBe(403);
   });
 });
