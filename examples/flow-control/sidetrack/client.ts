@@ -14,6 +14,7 @@ import {
 } from "sidetrack";
 import {
   insertGenerated,
+  readJob,
   requireHandlers,
   runTransaction,
   toInsertItems,
@@ -35,10 +36,16 @@ export type Payloads = {
 
 export type QueueName = keyof Payloads;
 
+/** Each queue's output type (what its handler resolves, stored as the job's output): `R` of `queue<P, R>()`, else unknown. */
+export type Outputs = {
+  syncTenant: unknown;
+  callPartner: unknown;
+};
+
 export const queueNames: readonly QueueName[] = ["syncTenant","callPartner"];
 
-/** A job of queue `K`, as a handler receives it. */
-export type JobOf<K extends QueueName> = Job<Payloads[K], K>;
+/** A job of queue `K`, as a handler receives it and getJob reads it (`output` typed by the declaration). */
+export type JobOf<K extends QueueName> = Job<Payloads[K], K, Outputs[K]>;
 
 /** What an insert of queue `K` returns: the job, with `duplicate: true` when its unique key matched a live job. */
 export type InsertedJobOf<K extends QueueName> = InsertedJob<Payloads[K], K>;
@@ -140,8 +147,17 @@ export function transaction<T>(pool: PgPool, fn: (client: PgPoolClient, jobs: Jo
   return runTransaction(pool, jobs, fn);
 }
 
-/** One handler per queue: a missing one, or one for an unknown queue, does not compile. */
-export type Handlers = { [K in QueueName]: Handler<Payloads[K], K> };
+/**
+ * The job of queue `queue` with this id, its payload and output typed; undefined when there is no
+ * such job or it belongs to another queue.
+ */
+export async function getJob<K extends QueueName>(db: AnyDbClient, queue: K, id: string): Promise<JobOf<K> | undefined> {
+  const job = await readJob(db, id, { schema });
+  return job?.queue === queue ? (job as JobOf<K>) : undefined;
+}
+
+/** One handler per queue: a missing one, or one for an unknown queue, does not compile; each resolves its queue's output type. */
+export type Handlers = { [K in QueueName]: Handler<Payloads[K], K, Outputs[K]> };
 
 export interface CreateWorkerOptions extends WorkerOptions {
   /** A PostgreSQL connection string; or pass `pool`. */
