@@ -2,7 +2,8 @@
 // The same burn-down as bench/run.ts (bench/harness.ts) with 1, 2, 4 and 8 worker processes of
 // concurrency 25, each process standing for a host, and what the database sees meanwhile: claims
 // waiting on locks (pg_stat_activity sampled every 50 ms), deadlocks (pg_stat_database delta) and
-// connections. Prints a markdown table. Uses DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres).
+// connections. Median of three runs of each (one with --quick). Prints a markdown table. Uses
+// DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres).
 import { cpus, totalmem } from "node:os";
 import pg from "pg";
 import { sidetrack } from "./contenders/sidetrack.js";
@@ -16,11 +17,15 @@ const CONCURRENCY = 25;
 const PROCESSES = [1, 2, 4, 8];
 const SAMPLE_MS = 50;
 const BUDGET_MS = quick ? 60_000 : 120_000;
+/** Runs of each process count; the median run (by jobs/s) is shown, the range beside it. */
+const REPEATS = quick ? 1 : 3;
 
 interface Sample {
   at: number;
   lockWaiters: number;
   connections: number;
+  /** The waiters' wait_event (relation, tuple, transactionid, ...), comma-separated. */
+  lockEvents: string;
 }
 
 interface Row {
@@ -32,6 +37,8 @@ interface Row {
   samples: number;
   deadlocks: number;
   peakConnections: number;
+  /** Every run's jobs/s. */
+  runs: number[];
 }
 
 /** Samples pg_stat_activity for the bench database (its own backend left out) until stopped. */
@@ -43,11 +50,12 @@ async function sampleActivity(): Promise<() => Promise<Sample[]>> {
   const loop = (async () => {
     while (running) {
       const next = Date.now() + SAMPLE_MS;
-      const { rows } = await client.query<{ waiting: number; conns: number }>(
-        `select count(*) filter (where wait_event_type = 'Lock')::int as waiting, count(*)::int as conns
+      const { rows } = await client.query<{ waiting: number; conns: number; events: string | null }>(
+        `select count(*) filter (where wait_event_type = 'Lock')::int as waiting, count(*)::int as conns,
+                string_agg(wait_event, ',') filter (where wait_event_type = 'Lock') as events
            from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`,
       );
-      samples.push({ at: Date.now(), lockWaiters: rows[0]!.waiting, connections: rows[0]!.conns });
+      samples.push({ at: Date.now(), lockWaiters: rows[0]!.waiting, connections: rows[0]!.conns, lockEvents: rows[0]!.events ?? "" });
       await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));
     }
   })();
@@ -73,6 +81,13 @@ async function deadlocks(): Promise<number> {
 
 const rows: Row[] = [];
 for (const processes of PROCESSES) {
+  const runs: Row[] = [];
+  for (let i = 0; i < REPEATS; i++) runs.push(await measure(processes));
+  const median = [...runs].sort((a, b) => a.jobsPerSec - b.jobsPerSec)[Math.floor((runs.length - 1) / 2)]!;
+  rows.push({ ...median, runs: runs.map((r) => r.jobsPerSec) });
+}
+
+async function measure(processes: number): Promise<Row> {
   const shape: Shape = { name: `${processes}x${CONCURRENCY} small`, processes, concurrency: CONCURRENCY, payloadBytes: 0, handlerMs: 0 };
   console.error(`== ${shape.name}`);
   await sidetrack.reset(url);
@@ -98,20 +113,22 @@ for (const processes of PROCESSES) {
     samples: measured.length,
     deadlocks: deadlocksAfter - deadlocksBefore,
     peakConnections: Math.max(0, ...all.map((s) => s.connections)),
+    runs: [burn.jobsPerSec],
   };
-  rows.push(row);
-  console.error(`   ${JSON.stringify(row)}, CPU µs per job ${JSON.stringify(burn.cpuUsPerJob)}`);
+  const events = [...new Set(measured.flatMap((s) => (s.lockEvents ? s.lockEvents.split(",") : [])))];
+  console.error(`   ${JSON.stringify(row)}, CPU µs per job ${JSON.stringify(burn.cpuUsPerJob)}, lock wait events ${events.join(", ") || "none"}`);
+  return row;
 }
 
 const base = rows[0]!.jobsPerSec;
 const lines = [
-  `Burn-down of ${JOBS.toLocaleString("en")} no-op jobs by 1-8 Sidetrack worker processes of concurrency ${CONCURRENCY}, one run each; lock waits from pg_stat_activity sampled every ${SAMPLE_MS} ms between the first job and none left; peak connections to the database over the run (the bench's own counting connection included, its sampler not). Machine: ${cpus().length} cores (${cpus()[0]?.model.trim()}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}.`,
+  `Burn-down of ${JOBS.toLocaleString("en")} no-op jobs by 1-8 Sidetrack worker processes of concurrency ${CONCURRENCY}, median of ${REPEATS} run(s) with the range in brackets (lock and connection figures from the median run); lock waits from pg_stat_activity sampled every ${SAMPLE_MS} ms between the first job and none left; peak connections to the database over the run (the bench's own counting connection included, its sampler not). Machine: ${cpus().length} cores (${cpus()[0]?.model.trim()}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}.`,
   "",
   "| processes | jobs/s | vs 1 process | max lock waiters | samples with a lock wait | deadlocks | peak connections |",
   "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ...rows.map(
     (r) =>
-      `| ${r.processes} | ${r.jobsPerSec}${r.partial ? "*" : ""} | ${(r.jobsPerSec / base).toFixed(2)}x | ${r.maxLockWaiters} | ${r.samples ? ((100 * r.samplesWithLockWait) / r.samples).toFixed(1) : "—"}% (${r.samplesWithLockWait}/${r.samples}) | ${r.deadlocks} | ${r.peakConnections} |`,
+      `| ${r.processes} | ${r.jobsPerSec}${r.partial ? "*" : ""}${r.runs.length > 1 ? ` (${Math.min(...r.runs)}–${Math.max(...r.runs)})` : ""} | ${(r.jobsPerSec / base).toFixed(2)}x | ${r.maxLockWaiters} | ${r.samples ? ((100 * r.samplesWithLockWait) / r.samples).toFixed(1) : "—"}% (${r.samplesWithLockWait}/${r.samples}) | ${r.deadlocks} | ${r.peakConnections} |`,
   ),
 ];
 if (rows.some((r) => r.partial)) lines.push("", `* measured from the jobs done in ${BUDGET_MS / 1000} s.`);
