@@ -32,7 +32,7 @@ function worker(url: string, migrate: boolean | undefined): Sidetrack<{ chargeIn
 
 describe("plain SQL migrations applied with psql", () => {
   it("apply on a fresh database and are then seen as applied by migrate, status and start()", async () => {
-    expect(files).toEqual(["0001_jobs.sql", "0002_cron.sql", "0003_workers.sql", "0004_queues.sql", "0005_job_lifecycle.sql"]);
+    expect(files).toEqual(["0001_jobs.sql", "0002_cron.sql", "0003_workers.sql", "0004_queues.sql", "0005_job_lifecycle.sql", "0006_hot_path_indexes.sql"]);
     const db = await createTestDatabase("psql_fresh");
     for (const file of files) psql(db.url, file);
     expect((await migrationStatus({ pool: db.pool })).map((s) => s.status)).toEqual(files.map(() => "applied"));

@@ -5,6 +5,7 @@ import { sql as cron } from "./0002_cron.js";
 import { sql as workers } from "./0003_workers.js";
 import { sql as queues } from "./0004_queues.js";
 import { sql as jobLifecycle } from "./0005_job_lifecycle.js";
+import { sql as hotPathIndexes } from "./0006_hot_path_indexes.js";
 
 export interface Migration {
   /** Applied in ascending order; never reused. */
@@ -21,6 +22,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: "workers", template: workers },
   { version: 4, name: "queues", template: queues },
   { version: 5, name: "job_lifecycle", template: jobLifecycle },
+  { version: 6, name: "hot_path_indexes", template: hotPathIndexes },
 ];
 
 /** The SQL of a migration for one schema: what `sidetrack migrate` runs and `generate` writes out. */

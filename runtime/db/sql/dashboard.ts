@@ -15,7 +15,7 @@ where n.nspname = $1 and c.relname = 'jobs'`;
 
 /**
  * Exact counts of live jobs per queue, with the age of the oldest ready one. Two halves so each
- * matches one partial index's predicate (jobs_fetch_idx, jobs_lease_idx) instead of scanning.
+ * matches one partial index's predicate (jobs_fetch_idx, jobs_running_idx) instead of scanning.
  */
 export function liveCountsSql(schema: string): string {
   return `select queue, status, (run_at <= now()) as due, count(*)::text as n,

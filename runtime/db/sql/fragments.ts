@@ -42,15 +42,17 @@ export const AFTER_NOTIFIED = `(select count(*) from notified) >= 0`;
 
 /**
  * What a claim returns: the columns a running job needs, cheap to produce and to read (about
- * three times cheaper than `rowJson` on the hot path). Times travel as epoch milliseconds.
+ * three times cheaper than `rowJson` on the hot path). Times travel as epoch milliseconds,
+ * through date_part, which yields float8: `extract` yields numeric, whose arithmetic cost the
+ * claim about a tenth of its server time.
  * Parsed by parseClaimedJob in db/rows.ts.
  */
 export const CLAIMED_COLUMNS = `j.id::text as id, j.queue, j.payload::text as payload, j.priority, j.attempt,
   j.max_attempts, j.unique_key, j.locked_by,
-  (extract(epoch from j.run_at) * 1000)::float8 as run_at_ms,
-  (extract(epoch from j.inserted_at) * 1000)::float8 as inserted_at_ms,
-  (extract(epoch from j.started_at) * 1000)::float8 as started_at_ms,
-  (extract(epoch from j.locked_until) * 1000)::float8 as locked_until_ms,
+  date_part('epoch', j.run_at) * 1000 as run_at_ms,
+  date_part('epoch', j.inserted_at) * 1000 as inserted_at_ms,
+  date_part('epoch', j.started_at) * 1000 as started_at_ms,
+  date_part('epoch', j.locked_until) * 1000 as locked_until_ms,
   case when j.attempt > 1 then j.errors::text end as errors,
   j.snoozes, j.tags, j.meta::text as meta`;
 
