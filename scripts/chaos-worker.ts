@@ -1,6 +1,9 @@
 // One worker process of the chaos run (scripts/chaos.ts starts three and SIGKILLs them at random).
 // Env: DATABASE_URL (carrying application_name=<worker id>, so the driver can find and terminate
-// this process's connections), WORKER_ID, SCHEMA, LEASE_MS, CONCURRENCY.
+// this process's connections), WORKER_ID, SCHEMA, LEASE_MS, CONCURRENCY; behind PgBouncer also
+// PREPARED=false (no named statements), LISTEN_URL (a direct connection for LISTEN and the
+// liveness lock, which a transaction-mode pooler cannot carry) and RECORD_URL (direct, for the
+// run records: the observer should not share the fault it observes).
 // Every handler run is recorded in chaos.runs *before* the handler resolves, on a plain
 // autocommit pool: a run whose completion is later lost (the process is killed, its
 // connections terminated, PostgreSQL restarted) stays visible, and the driver must explain it.
@@ -13,7 +16,7 @@ const workerId = env.WORKER_ID ?? `chaos-${process.pid}`;
 const schema = env.SCHEMA ?? "sidetrack";
 const leaseMs = Number(env.LEASE_MS ?? 2_000);
 
-const runs = new pg.Pool({ connectionString: env.DATABASE_URL, max: 4 });
+const runs = new pg.Pool({ connectionString: env.RECORD_URL ?? env.DATABASE_URL, max: 4 });
 runs.on("error", () => undefined);
 
 // Errors are expected here (that is the point); the driver counts these lines and prints the
@@ -36,6 +39,8 @@ async function handler(job: { id: string; attempt: number; payload: { m: string 
 
 const sidetrack = new Sidetrack<Queues>({
   databaseOptions: { connectionString: env.DATABASE_URL, max: 6 },
+  preparedStatements: env.PREPARED !== "false",
+  listenConnectionString: env.LISTEN_URL,
   schema,
   workerId,
   concurrency: Number(env.CONCURRENCY ?? 16),

@@ -4,20 +4,28 @@
 // for a bounded time, SIGKILLs a random worker every few seconds and starts a new one,
 // terminates a worker's connections with pg_terminate_backend, freezes a worker (SIGSTOP for one
 // to three leases, then SIGCONT), restarts PostgreSQL once, and
-// keeps inserting jobs, half of them in transactions that roll back. Then it waits for the
-// queue to drain and checks:
+// keeps inserting jobs, half of them in transactions that roll back. With --pgbouncer the
+// workers' pools and the driver's inserts go through a PgBouncer in transaction mode that the run
+// starts on a free port (named statements off; LISTEN, the liveness lock and the run records on
+// direct connections), and it restarts PgBouncer on the same port twice: at a quarter of the
+// fault window immediately (SIGTERM: every connection cut, queries in flight included), at three
+// quarters safely (SIGINT: queries in flight finish first), down 500 ms each time. Then it waits
+// for the queue to drain and checks:
 //   - every committed job completed (lost jobs: 0);
 //   - no rolled-back job exists or ran;
 //   - a job ran more than once only when a run's attempt was cut short: its worker was killed,
-//     its connections were terminated or the server restarted under it, or it lost its lease
-//     (the job's errors record that attempt);
-//   - nothing is left running.
-// It reports, for each SIGKILL, the time until the last of the victim's jobs was rescued.
+//     its connections were terminated, the server or PgBouncer restarted under it, or it lost its
+//     lease (the job's errors record that attempt);
+//   - nothing is left running;
+//   - behind PgBouncer: handlers started again after every PgBouncer restart.
+// It reports, for each SIGKILL, the time until the last of the victim's jobs was rescued, and
+// for each PgBouncer restart how long it was down and when the first handler started after it.
 // Flags: --jobs N (default 50000), --seconds S of faults (default 60), --quick (3,000 jobs,
-// 6 s), --drain-timeout S. Without DATABASE_URL it runs on an embedded PostgreSQL of its own
-// (what CI does). With DATABASE_URL it works in a fresh database on that server, and restarts
-// the server only when it is the machine's 127.0.0.1:5432 (pg_ctlcluster); otherwise it says
-// it skipped the restart. Exits 1 when a check fails.
+// 6 s), --drain-timeout S, --pgbouncer (needs Debian's pgbouncer, /usr/sbin/pgbouncer).
+// Without DATABASE_URL it runs on an embedded PostgreSQL of its own (what CI does). With
+// DATABASE_URL it works in a fresh database on that server, and restarts the server only when it
+// is the machine's 127.0.0.1:5432 (pg_ctlcluster); otherwise it says it skipped the restart.
+// Exits 1 when a check fails.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
@@ -25,6 +33,7 @@ import { promisify } from "node:util";
 import pg from "pg";
 import { runMigrations, Sidetrack, usePg } from "../runtime/index.js";
 import { exitOnEmbeddedError, startEmbeddedPostgres, type EmbeddedDatabase } from "./embedded-postgres.js";
+import { findPgBouncer, startPgBouncer, type PgBouncer, type PgBouncerStopMode } from "./pgbouncer.js";
 
 const SCHEMA = "sidetrack";
 const QUEUE = "chaos";
@@ -51,6 +60,15 @@ export interface ChaosOptions {
   freezeEveryMs?: number;
   /** Give up waiting for the drain after this long. Default 300 s. */
   drainTimeoutMs?: number;
+  /**
+   * Put a PgBouncer (transaction mode, started by the run on a free port) between the server
+   * and the workers' pools and the driver's inserts, and restart it during the faults.
+   */
+  pgbouncer?: boolean;
+  /** PgBouncer restarts during the faults, alternately immediate (SIGTERM) and safe (SIGINT). Default 2. */
+  pgbouncerRestarts?: number;
+  /** How long PgBouncer stays down in each restart. Default 500 ms. */
+  pgbouncerDownMs?: number;
   /** Progress lines; default console.log. */
   log?: (line: string) => void;
 }
@@ -69,6 +87,8 @@ export interface ChaosFigures {
   connectionsTerminated: number;
   /** SIGSTOP/SIGCONT rounds. */
   freezes: number;
+  /** Set when the run went through PgBouncer: its version and each restart round. */
+  pgbouncer?: { version: string; restarts: PgBouncerRound[] };
   /** Per SIGKILL: ms from the kill until the last of the victim's jobs was rescued (NaN: it held none). */
   killRescueMs: number[];
   runs: number;
@@ -91,9 +111,18 @@ export interface ChaosResult {
   checks: { name: string; ok: boolean; detail: string }[];
 }
 
+/** One PgBouncer restart: how it was stopped and how the workers came back. */
+export interface PgBouncerRound {
+  mode: PgBouncerStopMode;
+  /** ms from the stop signal until PgBouncer accepted connections again. */
+  outageMs: number;
+  /** ms from PgBouncer accepting again until the first handler started (NaN: none did). */
+  firstRunAfterMs: number;
+}
+
 export interface Fault {
-  kind: "kill" | "terminate" | "restart" | "freeze";
-  /** The worker hit; undefined for a restart (every worker is hit). */
+  kind: "kill" | "terminate" | "restart" | "freeze" | "pgbouncer";
+  /** The worker hit; undefined for a restart of PostgreSQL or PgBouncer (every worker is hit). */
   worker?: string;
   /** ms since epoch: when the fault began and ended (a restart takes a while). */
   at: number;
@@ -111,7 +140,8 @@ class WorkerSlot {
   errorLines = 0;
   constructor(
     readonly index: number,
-    private readonly url: string,
+    /** The server, and PgBouncer in front of it when the run goes through one. */
+    private readonly urls: { direct: string; bounced?: string },
     private readonly leaseMs: number,
     private readonly onUnexpectedExit: (slot: WorkerSlot, code: number | null, signal: string | null) => void,
   ) {}
@@ -121,10 +151,14 @@ class WorkerSlot {
     this.gen++;
     this.workerId = `chaos-w${this.index}-g${this.gen}`;
     this.expectingExit = false;
-    const url = new URL(this.url);
-    url.searchParams.set("application_name", this.workerId);
+    // Every connection carries the worker's id, so the driver can find and terminate them.
+    const named = (url: string) => withApplicationName(url, this.workerId);
+    const { direct, bounced } = this.urls;
+    const connections = bounced
+      ? { DATABASE_URL: named(bounced), PREPARED: "false", LISTEN_URL: named(direct), RECORD_URL: named(direct) }
+      : { DATABASE_URL: named(direct) };
     const child = spawn(process.execPath, ["--import", "tsx", workerScript], {
-      env: { ...process.env, DATABASE_URL: url.toString(), WORKER_ID: this.workerId, SCHEMA, LEASE_MS: String(this.leaseMs) },
+      env: { ...process.env, ...connections, WORKER_ID: this.workerId, SCHEMA, LEASE_MS: String(this.leaseMs) },
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.child = child;
@@ -183,6 +217,12 @@ class WorkerSlot {
   }
 }
 
+function withApplicationName(url: string, name: string): string {
+  const named = new URL(url);
+  named.searchParams.set("application_name", name);
+  return named.toString();
+}
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const jitter = (mean: number) => Math.round(mean * (0.5 + Math.random()));
 
@@ -196,6 +236,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const terminateEveryMs = options.terminateEveryMs ?? Math.max(500, Math.min(2_500, faultMs / 6));
   const freezeEveryMs = options.freezeEveryMs ?? Math.max(1_000, Math.min(5_000, faultMs / 3));
   const drainTimeoutMs = options.drainTimeoutMs ?? 300_000;
+  const pgbouncerRestarts = options.pgbouncer ? (options.pgbouncerRestarts ?? 2) : 0;
+  const pgbouncerDownMs = options.pgbouncerDownMs ?? 500;
+  const pgbouncerBinary = options.pgbouncer ? findPgBouncer() : undefined;
+  if (options.pgbouncer && !pgbouncerBinary) throw new Error("--pgbouncer: pgbouncer is not installed (apt-get install pgbouncer)");
 
   // --- the server and a fresh database -------------------------------------------------------
   let embedded: EmbeddedDatabase | undefined;
@@ -234,10 +278,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     }
   }
 
-  const driverUrl = new URL(url);
-  driverUrl.searchParams.set("application_name", "chaos-driver");
-  const pool = new pg.Pool({ connectionString: driverUrl.toString(), max: 4 });
+  // The driver's own pool goes straight to the server: setting up, terminating connections,
+  // watching the drain and checking must not depend on the PgBouncer it restarts. Its inserts
+  // (and pause/resume) go where the application's would: through PgBouncer when there is one.
+  const named = (raw: string) => withApplicationName(raw, "chaos-driver");
+  const pool = new pg.Pool({ connectionString: named(url), max: 4 });
   pool.on("error", () => undefined);
+  let bouncer: PgBouncer | undefined;
+  let insertPool = pool;
   const slots: WorkerSlot[] = [];
   const faults: Fault[] = [];
   let unexpectedExits = 0;
@@ -245,6 +293,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   let connectionsTerminated = 0;
 
   try {
+    if (pgbouncerBinary) {
+      // Server connections for 3 workers' pools (6 each) and the driver's inserts: fewer than
+      // the clients may ask for, so PgBouncer really multiplexes. PostgreSQL restarts during
+      // the run: with PgBouncer's default server_login_retry (15 s) every client would be refused
+      // for 15 s after the restart, so the run uses the 1 s the deployment docs recommend.
+      bouncer = await startPgBouncer(url, pgbouncerBinary, { poolSize: 12, serverLoginRetrySeconds: 1 });
+      insertPool = new pg.Pool({ connectionString: named(bouncer.url), max: 4 });
+      insertPool.on("error", () => undefined);
+      log(`chaos: ${bouncer.version} in transaction mode on port ${bouncer.port}; workers without named statements, LISTEN and liveness on direct connections`);
+    }
     await runMigrations({ pool, schema: SCHEMA });
     await pool.query(`create schema chaos;
       create table chaos.runs (job_id bigint not null, marker text not null, attempt int not null, worker text not null,
@@ -253,7 +311,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
 
     // --- initial jobs, committed ----------------------------------------------------------------
     type ChaosQueues = { chaos: { m: string }; chaosLimited: { m: string }; chaosPaused: { m: string } };
-    const inserter = new Sidetrack<ChaosQueues>({ databaseOptions: { pool }, schema: SCHEMA, queues: { chaos: {}, chaosLimited: {}, chaosPaused: {} } });
+    const inserter = new Sidetrack<ChaosQueues>({
+      databaseOptions: { pool: insertPool },
+      preparedStatements: !bouncer,
+      schema: SCHEMA,
+      queues: { chaos: {}, chaosLimited: {}, chaosPaused: {} },
+    });
     const committed = new Set<string>();
     const rolledBack = new Set<string>();
     const uncertain = new Set<string>();
@@ -287,7 +350,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       workerStarts++;
       await slot.start().catch(() => undefined);
     };
-    for (let i = 0; i < WORKERS; i++) slots.push(new WorkerSlot(i + 1, url, leaseMs, respawn));
+    for (let i = 0; i < WORKERS; i++) slots.push(new WorkerSlot(i + 1, { direct: url, bounced: bouncer?.url }, leaseMs, respawn));
     await Promise.all(slots.map((s) => startSlot(s)));
 
     // --- faults ---------------------------------------------------------------------------------
@@ -386,6 +449,28 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       );
     }
 
+    // Restart PgBouncer a few times, away from the middle where PostgreSQL restarts: first
+    // immediately (connections cut mid-query), then safely (queries in flight finish first).
+    const bouncerRounds: { mode: PgBouncerStopMode; at: number; until: number }[] = [];
+    if (bouncer) {
+      const b = bouncer;
+      timers.push(
+        (async () => {
+          for (let i = 0; i < pgbouncerRestarts; i++) {
+            await sleep(Math.max(0, faultStart + Math.round((faultMs * (2 * i + 1)) / (2 * pgbouncerRestarts)) - Date.now()));
+            const mode: PgBouncerStopMode = i % 2 === 0 ? "immediate" : "safe";
+            const at = Date.now();
+            log(`chaos: restarting PgBouncer (${mode === "safe" ? "SIGINT, safe" : "SIGTERM, immediate"} shutdown, down ${pgbouncerDownMs}ms)`);
+            await b.restart(mode, pgbouncerDownMs);
+            const until = Date.now();
+            faults.push({ kind: "pgbouncer", at, until });
+            bouncerRounds.push({ mode, at, until });
+            log(`chaos: PgBouncer back after ${until - at}ms`);
+          }
+        })(),
+      );
+    }
+
     // Progress, so the log shows the faults landing while the workers are busy.
     timers.push(
       (async () => {
@@ -415,9 +500,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       const markers = Array.from({ length: n }, () => `${commit ? "c" : "r"}${++seq}`);
       let client: pg.PoolClient;
       try {
-        client = await pool.connect();
+        client = await insertPool.connect();
       } catch {
-        return; // the server is restarting: these markers were never sent
+        return; // the server or PgBouncer is restarting: these markers were never sent
       }
       // A checked-out client whose server goes away emits "error"; the query in flight rejects anyway.
       const ignore = () => undefined;
@@ -477,7 +562,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const faultSeconds = (Date.now() - faultStart) / 1000;
     log(
       `chaos: faults over after ${faultSeconds.toFixed(1)}s (${faults.filter((f) => f.kind === "kill").length} kills, ` +
-        `${faults.filter((f) => f.kind === "terminate").length} connection kills, ${faults.filter((f) => f.kind === "freeze").length} freezes, ${restarts} restarts); waiting for the drain`,
+        `${faults.filter((f) => f.kind === "terminate").length} connection kills, ${faults.filter((f) => f.kind === "freeze").length} freezes, ${restarts} restarts` +
+        `${bouncer ? `, ${bouncerRounds.length} PgBouncer restarts` : ""}); waiting for the drain`,
     );
 
     // --- drain -------------------------------------------------------------------------------
@@ -597,6 +683,20 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     );
     check("the queue drained", drainedAt !== undefined, drainedAt === undefined ? `still not drained ${drainTimeoutMs}ms after the last fault` : `${drainMs}ms after the last fault`);
     check("workers exited only when killed", unexpectedExits === 0, `${unexpectedExits} unexpected exits`);
+    // Jobs keep being inserted after each round; a fleet that stopped claiming after one would
+    // leave them undrained, and this says which round it was.
+    const bouncerRestartFigures: PgBouncerRound[] = bouncerRounds.map((r) => {
+      const after = runRows.find((run) => run.run_at.getTime() >= r.until);
+      return { mode: r.mode, outageMs: r.until - r.at, firstRunAfterMs: after ? after.run_at.getTime() - r.until : Number.NaN };
+    });
+    const bouncerStalls = bouncerRestartFigures.filter((r) => Number.isNaN(r.firstRunAfterMs));
+    if (bouncer) {
+      check(
+        "handlers started again after every PgBouncer restart",
+        bouncerRounds.length === pgbouncerRestarts && bouncerStalls.length === 0,
+        `${bouncerRounds.length} of ${pgbouncerRestarts} restarts done, ${bouncerStalls.length} with no handler start after`,
+      );
+    }
 
     const figures: ChaosFigures = {
       committedJobs: committed.size,
@@ -610,6 +710,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       connectionKills: faults.filter((f) => f.kind === "terminate").length,
       connectionsTerminated,
       freezes: faults.filter((f) => f.kind === "freeze").length,
+      pgbouncer: bouncer && { version: bouncer.version, restarts: bouncerRestartFigures },
       killRescueMs,
       runs: runRows.length,
       duplicateRuns,
@@ -625,7 +726,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     return { ok: checks.every((c) => c.ok), figures, checks };
   } finally {
     await Promise.all(slots.map((s) => s.kill()));
+    if (insertPool !== pool) await insertPool.end().catch(() => undefined);
     await pool.end().catch(() => undefined);
+    await bouncer?.stop();
     await dropDatabase?.().catch(() => undefined);
     await embedded?.stop();
   }
@@ -635,7 +738,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
  * Why a run that did not complete its job was cut short, or undefined when nothing explains it.
  * The job's errors name the attempt when it was rescued (lost lease) or failed (a query of the
  * handler or of the worker broke with its connection); otherwise the run's worker must have been
- * killed after it, or had its connections terminated or the server restarted around it.
+ * killed after it, or had its connections terminated, the server or PgBouncer restarted around it.
+ * A PgBouncer restart never explains "is gone": the liveness session does not go through it.
  */
 export function explainDuplicate(
   run: { attempt: number; worker: string; run_at: Date },
@@ -647,35 +751,47 @@ export function explainDuplicate(
   const entry = job?.errors.find((e) => e.attempt === run.attempt);
   if (entry && /is gone/.test(entry.message)) {
     if (killed.has(run.worker)) return "worker gone (session ended): SIGKILLed";
-    if (near(run, faults, leaseMs, run.worker)) return "worker gone (session ended): connections terminated while it could not reconnect";
+    if (near(run, faults, leaseMs)) return "worker gone (session ended): connections terminated while it could not reconnect";
     return "worker gone (session ended) with no fault to explain it";
   }
   if (entry && /lost its lease/.test(entry.message)) {
     if (killed.has(run.worker)) return "lost lease: worker SIGKILLed";
     if (frozen(run, faults, leaseMs)) return "lost lease: worker frozen (SIGSTOP)";
-    if (near(run, faults, leaseMs, run.worker)) return "lost lease: connections terminated / server restarted";
+    if (near(run, faults, leaseMs)) return "lost lease: connections terminated / server restarted";
+    if (bouncerRestarted(run, faults, leaseMs)) return "lost lease: PgBouncer restarted (no lease renewal got through)";
     return "lost lease: worker stalled past its lease";
   }
   if (entry) return "attempt failed: connection lost after the run was recorded";
   if (killed.has(run.worker)) return "worker SIGKILLed before writing the completion";
-  if (near(run, faults, leaseMs, run.worker)) return "completion lost with the connection";
+  if (near(run, faults, leaseMs)) return "completion lost with the connection";
+  if (bouncerRestarted(run, faults, leaseMs)) return "completion lost with the connection: PgBouncer restarted";
   return undefined;
 }
 
 /** Whether the run's worker was frozen (SIGSTOP) around it. */
 function frozen(run: { worker: string; run_at: Date }, faults: Fault[], leaseMs: number): boolean {
-  const t = run.run_at.getTime();
-  return faults.some((f) => f.kind === "freeze" && f.worker === run.worker && f.until >= t - 1_000 && f.at <= t + leaseMs * 3);
+  return around(run, faults, leaseMs, ["freeze"]);
 }
 
 /** How a rescue is recorded in a job's errors (rescueJobsSql): lease expiry, or worker gone. */
 const RESCUED = /lost its lease|is gone/;
 
-function near(run: { worker: string; run_at: Date }, faults: Fault[], leaseMs: number, worker: string): boolean {
+/** Whether a fault of `kinds` that hit the run's worker began within three leases after the run, or ended less than 1 s before it. */
+function around(run: { worker: string; run_at: Date }, faults: Fault[], leaseMs: number, kinds: Fault["kind"][]): boolean {
   const t = run.run_at.getTime();
   return faults.some(
-    (f) => (f.kind === "restart" || (f.kind === "terminate" && f.worker === worker)) && f.until >= t - 1_000 && f.at <= t + leaseMs * 3,
+    (f) => kinds.includes(f.kind) && (f.worker === undefined || f.worker === run.worker) && f.until >= t - 1_000 && f.at <= t + leaseMs * 3,
   );
+}
+
+/** Whether the run's worker had its connections terminated, or the server restarted, around it. */
+function near(run: { worker: string; run_at: Date }, faults: Fault[], leaseMs: number): boolean {
+  return around(run, faults, leaseMs, ["restart", "terminate"]);
+}
+
+/** Whether PgBouncer, which every worker's pool goes through, was restarted around the run. */
+function bouncerRestarted(run: { worker: string; run_at: Date }, faults: Fault[], leaseMs: number): boolean {
+  return around(run, faults, leaseMs, ["pgbouncer"]);
 }
 
 /** Median and max of the SIGKILL rescue times; kills whose victim held no job are left out. */
@@ -694,6 +810,17 @@ function summarize(values: string[]): string {
     .join(", ");
 }
 
+function formatBouncer(bouncer: NonNullable<ChaosFigures["pgbouncer"]>): string[] {
+  return [
+    `  PgBouncer restarts     ${bouncer.restarts.length} (${bouncer.version}, transaction mode)`,
+    ...bouncer.restarts.map(
+      (r) =>
+        `      ${r.mode === "safe" ? "SIGINT (safe)      " : "SIGTERM (immediate)"}  back after ${r.outageMs} ms, ` +
+        `first handler start ${Number.isNaN(r.firstRunAfterMs) ? "never" : `${r.firstRunAfterMs} ms`} after`,
+    ),
+  ];
+}
+
 export function formatResult(result: ChaosResult): string {
   const f = result.figures;
   const lines = [
@@ -705,6 +832,7 @@ export function formatResult(result: ChaosResult): string {
     `  PostgreSQL restarts    ${f.postgresRestarts}${f.restartSkipped ? ` (${f.restartSkipped})` : ""}`,
     `  connection kills       ${f.connectionKills} rounds, ${f.connectionsTerminated} backends terminated`,
     `  freezes (SIGSTOP)      ${f.freezes}`,
+    ...(f.pgbouncer ? formatBouncer(f.pgbouncer) : []),
     `  SIGKILL -> rescued     ${rescueSummary(f.killRescueMs)}`,
     `  handler runs           ${f.runs}`,
     `  duplicate runs         ${f.duplicateRuns} (${f.duplicateRunsExplained} explained)`,
@@ -726,8 +854,10 @@ export function formatResult(result: ChaosResult): string {
 /** The short run of the test suite. */
 export const QUICK: Pick<ChaosOptions, "jobs" | "seconds"> = { jobs: 3_000, seconds: 6 };
 
-function parseArgs(argv: string[]): Pick<ChaosOptions, "jobs" | "seconds" | "drainTimeoutMs"> {
-  const out: Pick<ChaosOptions, "jobs" | "seconds" | "drainTimeoutMs"> = { jobs: 50_000, seconds: 60 };
+type Args = Pick<ChaosOptions, "jobs" | "seconds" | "drainTimeoutMs" | "pgbouncer">;
+
+function parseArgs(argv: string[]): Args {
+  const out: Args = { jobs: 50_000, seconds: 60 };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = () => {
@@ -739,7 +869,8 @@ function parseArgs(argv: string[]): Pick<ChaosOptions, "jobs" | "seconds" | "dra
     else if (arg === "--jobs") out.jobs = Math.round(value());
     else if (arg === "--seconds") out.seconds = value();
     else if (arg === "--drain-timeout") out.drainTimeoutMs = value() * 1000;
-    else throw new Error(`unknown flag ${arg}; use --jobs N, --seconds S, --quick, --drain-timeout S`);
+    else if (arg === "--pgbouncer") out.pgbouncer = true;
+    else throw new Error(`unknown flag ${arg}; use --jobs N, --seconds S, --quick, --drain-timeout S, --pgbouncer`);
   }
   return out;
 }
@@ -753,7 +884,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     process.exit(2);
   }
   const databaseUrl = process.env.DATABASE_URL?.trim() || undefined;
-  console.log(`chaos: ${args.jobs} jobs, ${args.seconds}s of faults, ${WORKERS} worker processes`);
+  console.log(`chaos: ${args.jobs} jobs, ${args.seconds}s of faults, ${WORKERS} worker processes${args.pgbouncer ? ", behind PgBouncer" : ""}`);
   runChaos({ ...args, databaseUrl }).then(
     (result) => {
       console.log(formatResult(result));

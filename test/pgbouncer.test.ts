@@ -10,7 +10,7 @@ import { listWorkers, runMigrations, Sidetrack, usePg } from "../runtime/index.j
 import { usePrisma } from "../runtime/prisma.js";
 import { PrismaClient } from "./fixtures/prisma/generated/client.js";
 import { createTestDatabase, type TestDatabase } from "./support/database.js";
-import { findPgBouncer, startPgBouncer, type PgBouncer } from "./support/pgbouncer.js";
+import { findPgBouncer, startPgBouncer, type PgBouncer } from "../scripts/pgbouncer.js";
 import { spawnWorker, type WorkerProcess } from "./support/processes.js";
 import type { RecordedPayload } from "./support/recording-worker.js";
 
