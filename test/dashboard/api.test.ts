@@ -103,6 +103,22 @@ describe("JSON API", () => {
     expect((await bad.json()).error).toContain("filter.status");
   });
 
+  it("jobs: filters by tag through the tags column, with the other filters and the match count", async () => {
+    const tagged = await insert("api_tags", "scheduled", { n: 1 });
+    await insert("api_tags", "scheduled", { n: 2 });
+    const failedTagged = await insert("api_tags", "failed", { n: 3 });
+    await db.pool.query("update sidetrack.jobs set tags = array['vip', 'eu'] where id = any($1::bigint[])", [[tagged, failedTagged]]);
+    const site = await start();
+    const vip = await (await fetch(`${site.url}/api/jobs?queue=api_tags&tag=vip`)).json();
+    expect(vip.jobs.map((j: { id: string }) => j.id).sort()).toEqual([tagged, failedTagged].sort());
+    expect(vip.matching).toEqual({ count: 2, capped: false });
+    const failedVip = await (await fetch(`${site.url}/api/jobs?queue=api_tags&tag=vip&state=failed`)).json();
+    expect(failedVip.jobs.map((j: { id: string }) => j.id)).toEqual([failedTagged]);
+    expect((await (await fetch(`${site.url}/api/jobs?queue=api_tags&tag=none`)).json()).jobs).toEqual([]);
+    const page = await (await fetch(`${site.url}/jobs?queue=api_tags&tag=vip`)).text();
+    expect(page).toContain('name="tag" value="vip"');
+  });
+
   it("one job: the job, its cron tick among the extra columns; 404 for an unknown id", async () => {
     const id = await insert("api_one", "scheduled", { x: 1 });
     await db.pool.query("update sidetrack.jobs set cron_schedule_id = 42, cron_tick = '2026-01-01T00:00:00Z' where id = $1", [id]);
