@@ -49,12 +49,13 @@ export interface JobsData {
   queues: string[];
 }
 
-/** The jobs list's filter from a URL's query: queue, state, q (payload text or id), sort, cursor. */
+/** The jobs list's filter from a URL's query: queue, state, q (payload text or id), tag, sort, cursor. */
 export function jobsQuery(params: URLSearchParams): { filter: JobFilter; sort: "id" | "run_at"; cursor: string | undefined } {
   const filter = checkJobFilter({
     queue: params.get("queue") || undefined,
     status: (params.get("state") || undefined) as JobStatus | undefined,
     q: params.get("q") || undefined,
+    tag: params.get("tag") || undefined,
   });
   const sort = params.get("sort") === "run_at" ? "run_at" : "id";
   return { filter, sort, cursor: params.get("cursor") || undefined };

@@ -156,9 +156,9 @@ const STATES = ["scheduled", "running", "retrying", "completed", "failed", "canc
 
 export function jobsPage(view: View, data: JobsData): Page {
   const f = data.filter;
-  const filterJson = JSON.stringify({ queue: f.queue, status: f.status, q: f.q });
+  const filterJson = JSON.stringify({ queue: f.queue, status: f.status, q: f.q, tag: f.tag });
   const totalLabel = `${data.matching.capped ? "more than " : ""}${data.matching.count.toLocaleString("en-US")}`;
-  const here = { queue: f.queue, state: f.status, q: f.q, sort: data.sort };
+  const here = { queue: f.queue, state: f.status, q: f.q, tag: f.tag, sort: data.sort };
   return {
     title: "Jobs",
     nav: "jobs",
@@ -167,7 +167,7 @@ export function jobsPage(view: View, data: JobsData): Page {
 <label>Queue<select name="queue"><option value="">all</option>${data.queues.map((q) => html`<option value="${q}"${q === f.queue ? new Safe(" selected") : ""}>${q}</option>`)}</select></label>
 <label>State<select name="state"><option value="">all</option>${STATES.map((s) => html`<option${s === f.status ? new Safe(" selected") : ""}>${s}</option>`)}</select></label>
 <label>Payload text or id<input type="search" name="q" value="${f.q ?? ""}"></label>
-<label>Tag<input name="tag" value="" disabled title="Jobs have no tags yet" placeholder="no tags yet"></label>
+<label>Tag<input type="search" name="tag" value="${f.tag ?? ""}"></label>
 <label>Sort<select name="sort"><option value="id"${data.sort === "id" ? new Safe(" selected") : ""}>newest id first</option><option value="run_at"${data.sort === "run_at" ? new Safe(" selected") : ""}>run_at, earliest first</option></select></label>
 <button type="submit">Filter</button></form>
 <p id="match-count">${data.matching.capped ? "More than " : ""}${count(data.matching.count)} matching job${data.matching.count === 1 ? "" : "s"}${data.matching.capped ? " (counting stops there)" : ""}.</p>

@@ -122,6 +122,8 @@ export interface JobFilter {
   queue?: string;
   status?: JobStatus;
   q?: string;
+  /** Jobs carrying this tag. */
+  tag?: string;
 }
 
 export interface JobsPageOptions {
@@ -160,12 +162,13 @@ export function checkJobFilter(filter: JobFilter): JobFilter {
   }
   if (filter.queue !== undefined && typeof filter.queue !== "string") throw new SidetrackValidationError("filter.queue: must be a string");
   if (filter.q !== undefined && typeof filter.q !== "string") throw new SidetrackValidationError("filter.q: must be a string");
+  if (filter.tag !== undefined && typeof filter.tag !== "string") throw new SidetrackValidationError("filter.tag: must be a string");
   return filter;
 }
 
 function filterParams(filter: JobFilter): unknown[] {
   checkJobFilter(filter);
-  return [filter.queue || null, filter.status || null, filter.q || null];
+  return [filter.queue || null, filter.status || null, [filter.q || null, filter.tag || null]];
 }
 
 /** One keyset page of jobs matching the filter. */

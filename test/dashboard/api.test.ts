@@ -52,6 +52,24 @@ async function insert(queue: string, status: string, payload: unknown, extra = "
   return rows[0]!.id;
 }
 
+type Session = Awaited<ReturnType<typeof session>>;
+
+/** An action on every job matching the filter, batch after batch as the page's script runs it; the steps' answers. */
+async function everyMatching(s: Session, action: string, filter: Record<string, string>): Promise<{ processed: number; changed: number; after: string; done: boolean }[]> {
+  const steps = [];
+  let after = "0";
+  for (;;) {
+    const step = await (await s.post("/api/jobs/bulk", { action, filter, after })).json();
+    steps.push(step);
+    after = step.after;
+    if (step.done) return steps;
+  }
+}
+
+async function tagJobs(ids: readonly string[], tags: readonly string[]): Promise<void> {
+  await db.pool.query("update sidetrack.jobs set tags = $2::text[] where id = any($1::bigint[])", [ids, tags]);
+}
+
 describe("JSON API", () => {
   it("overview: counts per queue and state, exact on a small table, throughput per minute", async () => {
     await insert("api_a", "scheduled", { n: 1 });
@@ -103,6 +121,66 @@ describe("JSON API", () => {
     expect((await bad.json()).error).toContain("filter.status");
   });
 
+  it("jobs: filters by tag through the tags column, with the other filters and the match count", async () => {
+    const tagged = await insert("api_tags", "scheduled", { n: 1 });
+    await insert("api_tags", "scheduled", { n: 2 });
+    const failedTagged = await insert("api_tags", "failed", { n: 3 });
+    await tagJobs([tagged, failedTagged], ["vip", "eu"]);
+    const site = await start();
+    const vip = await (await fetch(`${site.url}/api/jobs?queue=api_tags&tag=vip`)).json();
+    expect(vip.jobs.map((j: { id: string }) => j.id).sort()).toEqual([tagged, failedTagged].sort());
+    expect(vip.matching).toEqual({ count: 2, capped: false });
+    const failedVip = await (await fetch(`${site.url}/api/jobs?queue=api_tags&tag=vip&state=failed`)).json();
+    expect(failedVip.jobs.map((j: { id: string }) => j.id)).toEqual([failedTagged]);
+    expect((await (await fetch(`${site.url}/api/jobs?queue=api_tags&tag=none`)).json()).jobs).toEqual([]);
+    expect(vip.filter).toEqual({ queue: "api_tags", tag: "vip" });
+    const page = await (await fetch(`${site.url}/jobs?queue=api_tags&tag=vip`)).text();
+    expect(page).toContain('name="tag" value="vip"');
+  });
+
+  it("jobs: the payload text and the tag reach the database as plain text, array syntax and the word NULL included", async () => {
+    const odd = { w: "NULL x,}{y" };
+    const tagged = await insert("api_tag_text", "scheduled", odd);
+    await insert("api_tag_text", "scheduled", odd);
+    await tagJobs([tagged], ['a,"b"}', "NULL"]);
+    const site = await start();
+    const ids = async (query: Record<string, string>) =>
+      ((await (await fetch(`${site.url}/api/jobs?${new URLSearchParams({ queue: "api_tag_text", ...query })}`)).json()).jobs as { id: string }[]).map((j) => j.id);
+    expect(await ids({ q: "NULL x,}{y", tag: "NULL" })).toEqual([tagged]);
+    expect(await ids({ tag: 'a,"b"}' })).toEqual([tagged]);
+    expect(await ids({ tag: "a" })).toEqual([]);
+  });
+
+  it("the jobs page keeps the tag in its pages, its selection form and its filter-wide actions, escaped", async () => {
+    await db.pool.query(
+      `insert into sidetrack.jobs (queue, payload, status, tags)
+       select 'api_tag_pages', jsonb_build_object('i', i), 'scheduled', case when i % 3 = 0 then null else array['page'] end
+       from generate_series(1, 120) i`,
+    );
+    const site = await start();
+    const s = await session(site);
+    const seen: string[] = [];
+    let path: string | undefined = "/jobs?queue=api_tag_pages&tag=page";
+    while (path) {
+      const html = await (await s.get(path)).text();
+      expect(html).toContain('name="tag" value="page"');
+      const filter = /data-filter="([^"]*)"/.exec(html)![1]!.replaceAll("&quot;", '"');
+      expect(JSON.parse(filter)).toEqual({ queue: "api_tag_pages", tag: "page" });
+      expect(/name="back" value="([^"]*)"/.exec(html)![1]).toContain("tag=page");
+      seen.push(...[...html.matchAll(/<tr data-job="(\d+)">/g)].map((m) => m[1]!));
+      path = /href="([^"]*)" rel="next"/.exec(html)?.[1]?.replaceAll("&amp;", "&");
+      if (path) expect(path).toContain("tag=page");
+    }
+    const { rows } = await db.pool.query<{ id: string }>(
+      "select id::text as id from sidetrack.jobs where queue = 'api_tag_pages' and tags @> array['page'] order by id desc",
+    );
+    expect(seen).toEqual(rows.map((r) => r.id));
+    expect(seen).toHaveLength(80);
+    const hostile = await (await s.get(`/jobs?tag=${encodeURIComponent('"><script>alert(1)</script>')}`)).text();
+    expect(hostile).not.toContain("<script>alert(1)");
+    expect(hostile).toContain('name="tag" value="&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"');
+  });
+
   it("one job: the job, its cron tick among the extra columns; 404 for an unknown id", async () => {
     const id = await insert("api_one", "scheduled", { x: 1 });
     await db.pool.query("update sidetrack.jobs set cron_schedule_id = 42, cron_tick = '2026-01-01T00:00:00Z' where id = $1", [id]);
@@ -138,20 +216,38 @@ describe("JSON API", () => {
     const site = await start();
     const s = await session(site);
     expect(await (await s.post("/api/jobs/actions", { action: "delete", ids: ids.slice(0, 3) })).json()).toEqual({ processed: 3, changed: 3 });
-    const steps = [];
-    let after = "0";
-    for (;;) {
-      const step = await (await s.post("/api/jobs/bulk", { action: "retry", filter: { queue: "api_bulk", status: "failed" }, after })).json();
-      steps.push(step);
-      after = step.after;
-      if (step.done) break;
-    }
+    const steps = await everyMatching(s, "retry", { queue: "api_bulk", status: "failed" });
     expect(steps.map((st) => st.processed)).toEqual([200, 200, 47]);
     expect(steps.reduce((n, st) => n + st.changed, 0)).toBe(447);
     const { rows } = await db.pool.query("select status, count(*)::int as n from sidetrack.jobs where queue = 'api_bulk' group by status order by status");
     expect(rows).toEqual([{ status: "scheduled", n: 448 }]);
     expect((await s.post("/api/jobs/bulk", { action: "explode", filter: {} })).status).toBe(400);
     void keep;
+  });
+
+  it("an action on every job matching a tag leaves the jobs of another tag alone", async () => {
+    const red: string[] = [];
+    const blue: string[] = [];
+    for (let i = 0; i < 210; i++) red.push(await insert("api_bulk_tags", "scheduled", { i }));
+    for (let i = 0; i < 5; i++) blue.push(await insert("api_bulk_tags", "scheduled", { i }));
+    const both = await insert("api_bulk_tags", "scheduled", {});
+    const untagged = await insert("api_bulk_tags", "scheduled", {});
+    await tagJobs(red, ["red"]);
+    await tagJobs(blue, ["blue"]);
+    await tagJobs([both], ["blue", "red"]);
+    const s = await session(await start());
+    const steps = await everyMatching(s, "cancel", { queue: "api_bulk_tags", tag: "red" });
+    expect(steps.map((st) => st.processed)).toEqual([200, 11]);
+    expect(steps.reduce((n, st) => n + st.changed, 0)).toBe(211);
+    const { rows } = await db.pool.query<{ id: string; status: string }>(
+      "select id::text as id, status from sidetrack.jobs where queue = 'api_bulk_tags' order by id",
+    );
+    const status = new Map(rows.map((r) => [r.id, r.status]));
+    expect([...red, both].every((id) => status.get(id) === "cancelled")).toBe(true);
+    expect([...blue, untagged].map((id) => status.get(id))).toEqual(Array(6).fill("scheduled"));
+    const bad = await s.post("/api/jobs/bulk", { action: "cancel", filter: { tag: ["red"] } });
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).error).toContain("filter.tag");
   });
 
   it("read-only and a 'read' user see everything and change nothing; a refused user sees nothing", async () => {

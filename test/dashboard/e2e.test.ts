@@ -1,6 +1,6 @@
 // The dashboard end to end in Chromium: counts on the overview, finding a failed job and retrying
-// it under a running worker, a bulk cancel of every job matching a filter, read-only mode, and a
-// hostile corpus that must render as inert text.
+// it under a running worker, a bulk cancel of every job matching a filter (a tag's filter too),
+// read-only mode, and a hostile corpus that must render as inert text.
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDashboard, type DashboardHandler } from "../../dashboard/index.js";
@@ -114,6 +114,33 @@ describe.runIf(run)("dashboard in a real browser", () => {
     );
     expect(rows).toEqual([{ status: "cancelled", n: "451" }]);
     expect((await sidetrack.getJob(other.id))?.status).toBe("scheduled");
+    await page.close();
+  });
+
+  it("filters by a tag typed in the form and cancels every job carrying it; another tag's jobs stay", async () => {
+    // A queue no worker here handles, so every job stays where the test puts it.
+    await db.pool.query(
+      `insert into sidetrack.jobs (queue, payload, status, tags)
+       select 'tagged', jsonb_build_object('n', n), 'scheduled', case when n <= 3 then array['red'] else array['blue'] end
+       from generate_series(1, 5) n`,
+    );
+    const page = await open("/jobs?queue=tagged");
+    expect(await page.locator("#match-count").textContent()).toContain("5 matching");
+    await page.getByLabel("Tag", { exact: true }).fill("red");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await page.waitForURL(/tag=red/);
+    expect(await page.locator("#match-count").textContent()).toContain("3 matching");
+    expect(await page.getByLabel("Tag", { exact: true }).inputValue()).toBe("red");
+    page.on("dialog", (d) => void d.accept());
+    await page.getByRole("button", { name: "Cancel all matching" }).click();
+    await expect.poll(() => page.locator("[data-progress]").textContent(), { timeout: 30_000 }).toMatch(/3 changed of 3 processed – done/);
+    const { rows } = await db.pool.query<{ tag: string; status: string; n: string }>(
+      "select tags[1] as tag, status, count(*)::text as n from sidetrack.jobs where queue = 'tagged' group by 1, 2 order by 1",
+    );
+    expect(rows).toEqual([
+      { tag: "blue", status: "scheduled", n: "2" },
+      { tag: "red", status: "cancelled", n: "3" },
+    ]);
     await page.close();
   });
 

@@ -1,8 +1,9 @@
 // The dashboard mounted under a prefix in Express 5, Fastify 5, Hono (node adapter) and plain
-// node:http: links, assets and a CSRF-protected form action all work under the prefix, and
-// the host application's own routes keep working beside it.
+// node:http: links, assets and a CSRF-protected form action all work under the prefix, the
+// host application's own routes keep working beside it, and the application closes while a
+// client holds a connection it never sent a request on.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { connect, type AddressInfo, type Socket } from "node:net";
 import { serve as honoServe, type HttpBindings } from "@hono/node-server";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import express from "express";
@@ -19,6 +20,7 @@ const run = browserAvailable();
 
 interface Mounted {
   url: string;
+  server: Server;
   close(): Promise<void>;
 }
 
@@ -43,10 +45,14 @@ const mounts: Record<string, (pool: TestDatabase["pool"]) => Promise<Mounted>> =
     app.use(PREFIX, createDashboard({ pool }));
     const server = createServer(app);
     await listen(server);
-    return { url: `http://127.0.0.1:${portOf(server)}`, close: () => closeServer(server) };
+    return { url: `http://127.0.0.1:${portOf(server)}`, server, close: () => closeServer(server) };
   },
   async fastify(pool) {
-    const app = Fastify();
+    // Chromium opens spare connections it may never send a request on. Node's server.close(),
+    // which Fastify's default ("idle") relies on, ends only connections between requests, so
+    // close would wait until the browser drops a spare one, which can take minutes; with true,
+    // close ends every connection, as closeServer does for the other mounts.
+    const app = Fastify({ forceCloseConnections: true });
     const dashboard = createDashboard({ pool, basePath: PREFIX });
     app.get("/health", async () => "app ok");
     // Before Fastify reads the body: the dashboard reads its own.
@@ -59,7 +65,7 @@ const mounts: Record<string, (pool: TestDatabase["pool"]) => Promise<Mounted>> =
       done();
     });
     await app.listen({ port: 0, host: "127.0.0.1" });
-    return { url: `http://127.0.0.1:${portOf(app.server)}`, close: () => app.close() };
+    return { url: `http://127.0.0.1:${portOf(app.server)}`, server: app.server, close: () => app.close() };
   },
   async hono(pool) {
     const app = new Hono<{ Bindings: HttpBindings }>();
@@ -74,7 +80,7 @@ const mounts: Record<string, (pool: TestDatabase["pool"]) => Promise<Mounted>> =
     const server = await new Promise<Server>((resolve) => {
       const s = honoServe({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s as Server)) as Server;
     });
-    return { url: `http://127.0.0.1:${portOf(server)}`, close: () => closeServer(server) };
+    return { url: `http://127.0.0.1:${portOf(server)}`, server, close: () => closeServer(server) };
   },
   async "node:http"(pool) {
     const dashboard = createDashboard({ pool, basePath: PREFIX });
@@ -86,7 +92,7 @@ const mounts: Record<string, (pool: TestDatabase["pool"]) => Promise<Mounted>> =
       });
     });
     await listen(server);
-    return { url: `http://127.0.0.1:${portOf(server)}`, close: () => closeServer(server) };
+    return { url: `http://127.0.0.1:${portOf(server)}`, server, close: () => closeServer(server) };
   },
 };
 
@@ -112,6 +118,7 @@ describe.runIf(run)("mounted under a prefix", () => {
     );
     const id = rows[0]!.id;
     const mounted = await mounts[name]!(db.pool);
+    let spare: Socket | undefined;
     try {
       expect(await (await fetch(`${mounted.url}/health`)).text()).toBe("app ok");
       const asset = await fetch(`${mounted.url}${PREFIX}/assets/app.js`);
@@ -138,8 +145,14 @@ describe.runIf(run)("mounted under a prefix", () => {
       const { rows: after } = await db.pool.query("select status from sidetrack.jobs where id = $1", [id]);
       expect(after[0].status).toBe("scheduled");
       if (name === "node:http") expect(await (await fetch(`${mounted.url}/elsewhere`)).text()).toBe("app 404");
+      // A connection that never sends a request, as a browser opens spare ones: closing the
+      // application below must not wait for it.
+      const accepted = new Promise((resolve) => mounted.server.once("connection", resolve));
+      spare = connect(portOf(mounted.server), "127.0.0.1").on("error", () => undefined);
+      await accepted;
     } finally {
       await mounted.close();
+      spare?.destroy();
     }
   });
 });

@@ -78,10 +78,16 @@ export const DUPLICATE_SET = `unique_key = excluded.unique_key,
                     when j.status <> 'running' and (select f.on_duplicate from first_of_key f where f.queue = excluded.queue and f.unique_key = excluded.unique_key) = 'extend' then greatest(j.run_at, excluded.run_at)
                     else j.run_at end`;
 
-/** The filter every job page and bulk action shares. $1 queue, $2 status, $3 text in the payload or an id. */
+/**
+ * The filter every job page and bulk action shares. $1 queue, $2 status, $3 a text[] of
+ * [text in the payload or an id, tag] (either element null). The two ride in one array so the
+ * statements that use this filter keep their own parameters from $4 on. A tag matches through
+ * the GIN index on tags.
+ */
 export const JOB_FILTER = `($1::text is null or j.queue = $1) and ($2::text is null or j.status = $2)
-  and ($3::text is null or strpos(j.payload::text, $3) > 0
-    or j.id = case when $3 ~ '^[0-9]{1,18}$' then $3::bigint end)`;
+  and (($3::text[])[1] is null or strpos(j.payload::text, ($3::text[])[1]) > 0
+    or j.id = case when ($3::text[])[1] ~ '^[0-9]{1,18}$' then ($3::text[])[1]::bigint end)
+  and (($3::text[])[2] is null or j.tags @> array[($3::text[])[2]])`;
 
 /** The columns a job list shows; the payload is cut so a huge one costs nothing here. */
 export const JOB_LIST_COLUMNS = `j.id::text as id, j.queue, j.status, j.attempt, j.max_attempts, j.priority,
