@@ -118,44 +118,6 @@ async function checkOut(pool: pg.Pool) {
   };
 }
 
-/**
- * One pool connection kept checked out by a loop that queries back to back (the fetcher's
- * claims). A query on a checked-out client is written to the socket at once; `pool.query`
- * first waits for the next tick to hand out an idle client, which comes only after every
- * promise callback already queued — for a worker, after every job finishing in the same burst.
- * Held, a claim sent while buffered jobs are still running reaches the server while they run.
- * A failed query gives the connection back (discarded if it broke) and the next takes another.
- */
-export class HeldClient {
-  #held: ReturnType<typeof checkOut> | undefined;
-
-  constructor(private readonly pool: pg.Pool) {}
-
-  async query<R extends pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>> {
-    const held = (this.#held ??= checkOut(this.pool));
-    let client: pg.PoolClient;
-    try {
-      client = (await held).client;
-    } catch (error) {
-      this.#held = undefined;
-      throw error;
-    }
-    try {
-      return await client.query<R>(config);
-    } catch (error) {
-      this.release();
-      throw error;
-    }
-  }
-
-  /** Gives the connection back to the pool (the next query takes one again). */
-  release(): void {
-    const held = this.#held;
-    this.#held = undefined;
-    void held?.then((h) => h.release(), () => undefined);
-  }
-}
-
 /** Runs `fn` with a client checked out of `pool` (see checkOut), and gives it back. */
 export async function withPoolClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const { client, release } = await checkOut(pool);

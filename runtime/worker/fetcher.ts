@@ -4,7 +4,7 @@ import type { Job } from "../types.js";
 import { FailureBackoff, sleep } from "./backoff.js";
 import { fetchJobsSql } from "../db/sql/fetchJobs.js";
 import { claimLimitedPerKeySql, claimLimitedSql, lockQueuePoliciesSql } from "../db/sql/queues.js";
-import { HeldClient, inTransaction } from "../db/clients.js";
+import { inTransaction } from "../db/clients.js";
 import type { Completion } from "./completer.js";
 
 /** What the fetcher may claim right now: per-queue limits and the process total. */
@@ -25,12 +25,6 @@ export interface FetcherOptions {
   limitedQueues: ReadonlySet<string>;
   /** Free capacity now, or undefined when every slot is taken. */
   freeSlots: () => FreeSlots | undefined;
-  /**
-   * Whether enough room is free to claim at once, while jobs are still finishing in this turn
-   * of the event loop, instead of at its end. The worker says yes when lock-ahead is on and half
-   * its room is free: that claim then runs on the server while the buffered half runs here.
-   */
-  claimAtOnce?: () => boolean;
   /** Completions to write in the claims (the worker's Completer), when there are any. */
   completions?: ClaimCompletions;
   /** Jobs of a claim sent at `sentAt` (performance.now()). */
@@ -55,8 +49,7 @@ export interface ClaimCompletions {
 type ClaimResultRow = ClaimedRow & { completed_ids: string[] | null };
 
 /**
- * The fetch loop: one claim in flight at a time per process, on a connection it holds while it
- * runs (HeldClient: sent at once, so a claim overlaps the jobs still running). It fetches when there may be work
+ * The fetch loop: one claim in flight at a time per process. It fetches when there may be work
  * (a NOTIFY arrived, the poll interval passed, or the last claim came back full) and a slot is
  * free. Wake-ups that arrive during a claim fold into one follow-up claim, so a burst of
  * notifications never becomes a burst of queries.
@@ -78,16 +71,12 @@ export class Fetcher {
   #loop: Promise<void> | undefined;
   #poll: NodeJS.Timeout | undefined;
   #wakeUp: (() => void) | undefined;
-  /** Ends the wait for the end of the turn early (see claimAtOnce). */
-  #claimNow: (() => void) | undefined;
-  readonly #client: HeldClient;
   readonly #backoff = new FailureBackoff();
   readonly #sql: string;
   readonly #limitedSql: { plain: string; perKey: string };
 
   constructor(private readonly options: FetcherOptions) {
     this.#sql = fetchJobsSql(options.schema);
-    this.#client = new HeldClient(options.pool);
     this.#limitedSql = { plain: claimLimitedSql(options.schema), perKey: claimLimitedPerKeySql(options.schema) };
   }
 
@@ -102,9 +91,7 @@ export class Fetcher {
     this.#running = false;
     clearInterval(this.#poll);
     this.#wakeUp?.();
-    this.#claimNow?.();
     await this.#loop;
-    this.#client.release();
     this.options.completions?.claimsWriteCompletions(false);
   }
 
@@ -122,7 +109,6 @@ export class Fetcher {
       this.#limitedMayHaveWork = true;
     }
     this.#wakeUp?.();
-    if (this.#claimNow && this.options.claimAtOnce?.()) this.#claimNow();
   }
 
   async #run(): Promise<void> {
@@ -134,17 +120,8 @@ export class Fetcher {
         await new Promise<void>((resolve) => (this.#wakeUp = resolve));
         this.#wakeUp = undefined;
         // Let every job that finishes in this turn of the event loop free its slot first, so
-        // the next claim fills them all in one statement instead of one claim per slot; unless
-        // half the lock-ahead room is already free (claimAtOnce).
-        await new Promise<void>((resolve) => {
-          const endOfTurn = setImmediate(resolve);
-          this.#claimNow = () => {
-            clearImmediate(endOfTurn);
-            resolve();
-          };
-          if (!this.#running || this.options.claimAtOnce?.()) this.#claimNow();
-        });
-        this.#claimNow = undefined;
+        // the next claim fills them all in one statement instead of one claim per slot.
+        await new Promise((resolve) => setImmediate(resolve));
         continue;
       }
       this.#mayHaveWork = false;
@@ -156,7 +133,7 @@ export class Fetcher {
       try {
         const jobs: Job[] = [];
         if (plain.queues.length > 0 || riding.length > 0) {
-          const { rows } = await this.#client.query<ClaimResultRow>({
+          const { rows } = await this.options.pool.query<ClaimResultRow>({
             // Named: parsed and planned once per connection, not on every claim.
             name: this.options.preparedStatements ? `sidetrack_fetch_${this.options.schema}` : undefined,
             text: this.#sql,

@@ -100,7 +100,6 @@ export class Worker {
       pollIntervalMs: config.pollIntervalMs,
       limitedQueues: new Set([...config.queues.values()].filter((q) => q.limited).map((q) => q.name)),
       freeSlots: () => this.#freeSlots(),
-      claimAtOnce: () => this.#halfRoomFree(),
       completions: this.#completer,
       onJobs: (jobs, sentAt) => this.#claimed(jobs, sentAt),
       onError: onError("fetching jobs"),
@@ -268,18 +267,6 @@ export class Worker {
       }
     }
     return queues.length > 0 ? { queues, limits, total } : undefined;
-  }
-
-  /**
-   * Lock-ahead is on and half of the room (slots plus buffer target) is free. A claim sent now
-   * fills it while the other half still runs here; at the end of the turn it would find the
-   * buffer empty and the process idle until the claim came back.
-   */
-  #halfRoomFree(): boolean {
-    const ahead = this.#lockAhead.target();
-    if (ahead === 0) return false;
-    const room = this.#config.concurrency + ahead;
-    return room - this.#running.size - this.#lockAhead.size >= room / 2;
   }
 
   /** A claim sent at `sentAt` came back: its jobs join the buffer, and start while slots are free. */
