@@ -22,7 +22,7 @@ describe("sidetrack migrate", () => {
     expect(r.stdout).toMatch(/^0003\s+workers\s+pending\s+-$/m);
     expect(r.stdout).toMatch(/^0004\s+queues\s+pending\s+-$/m);
     expect(r.stdout).toMatch(/^0005\s+job_lifecycle\s+pending\s+-$/m);
-    expect(r.stdout).toContain("5 pending migrations: run `sidetrack migrate`");
+    expect(r.stdout).toContain("6 pending migrations: run `sidetrack migrate`");
   });
 
   it("--dry-run prints the SQL and changes nothing", async () => {
@@ -37,7 +37,7 @@ describe("sidetrack migrate", () => {
   it("applies pending migrations, with progress on stderr", async () => {
     const r = await runCli(["migrate"], { databaseUrl: db.url });
     expect(r.code).toBe(0);
-    expect(r.stderr).toContain('applying 5 migration(s) to schema "sidetrack"');
+    expect(r.stderr).toContain('applying 6 migration(s) to schema "sidetrack"');
     expect(r.stdout).toContain("applied 0001_jobs");
     expect(r.stdout).toContain('schema "sidetrack" is up to date');
     expect(await tableExists("sidetrack")).toBe(true);

@@ -82,7 +82,7 @@ describe("sidetrack worker", () => {
   it("--no-migrate does not migrate: on an unmigrated schema it names the missing migrations and exits 1", async () => {
     const r = await runCli(["worker", "--handlers", "test/cli/fixtures/handlers.mjs", "--no-migrate", "--schema", "elsewhere"], { databaseUrl: db.url });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^error: schema "elsewhere" is missing migrations 0001_jobs, 0002_cron, 0003_workers, 0004_queues, 0005_job_lifecycle: /);
+    expect(r.stderr).toMatch(/^error: schema "elsewhere" is missing migrations 0001_jobs, 0002_cron, 0003_workers, 0004_queues, 0005_job_lifecycle, 0006_hot_path_indexes: /);
     const { rows } = await db.pool.query("select to_regclass('elsewhere.jobs') is null as absent");
     expect(rows[0].absent).toBe(true);
   });
