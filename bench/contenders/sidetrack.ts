@@ -66,13 +66,13 @@ export const sidetrackBesideLimited: Contender = {
   ...sidetrack,
   name: "sidetrack (beside a limited queue)",
   burnDownOnly: true,
-  async bulkInsert(url, n) {
+  async bulkInsert(url, n, payload) {
     const s = new Sidetrack<LimitedQ>({ databaseUrl: url, queues: { bench: {}, limited: {} } });
-    await s.insertJobs("bench", Array.from({ length: n }, (_, i) => ({ i })));
+    await s.insertJobs("bench", Array.from({ length: n }, (_, i) => payload(i)));
     await s.insertJobs("limited", Array.from({ length: LIMITED_JOBS }, (_, i) => ({ i })));
     await s.close();
   },
-  async startWorker(url, concurrency, onJob) {
+  async startWorker(url, concurrency, onJob, handlerMs) {
     const s = new Sidetrack<LimitedQ>({
       databaseUrl: url,
       concurrency,
@@ -80,7 +80,7 @@ export const sidetrackBesideLimited: Contender = {
       retention: false,
       pollInterval: 50,
       queues: {
-        bench: { handler: (job) => onJob(job.payload.i) },
+        bench: { handler: (job) => handle(onJob, job.payload.i, handlerMs) },
         limited: { globalConcurrency: 2, rateLimit: { limit: 1000, per: "1s" }, handler: () => undefined },
       },
     });
