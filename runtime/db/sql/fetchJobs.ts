@@ -1,7 +1,7 @@
 import { quoteIdent } from "../../config/identifiers.js";
 import { BUFFERED_START, COMPLETED_SET } from "./completeJobs.js";
 import { LIMITED_POLICY } from "./queues.js";
-import { CLAIM_SET, CLAIMED_COLUMNS, JOB_ID_SQL_PATTERN, NO_CLAIMED_COLUMNS, READY_STATUS_LIST } from "./fragments.js";
+import { CLAIM_SET, CLAIMED_COLUMNS, CLAIMED_COLUMNS_IN_CTE, claimedFrom, JOB_ID_SQL_PATTERN, NO_CLAIMED_COLUMNS, READY_STATUS_LIST } from "./fragments.js";
 
 /**
  * Claims ready jobs in one statement. Each queue is read through its own slice of the fetch
@@ -59,9 +59,9 @@ export function fetchJobsSql(schema: string): string {
   update ${jobs} j
   set ${CLAIM_SET}
   where j.ctid = any(array(select ctid from candidates order by priority, run_at, id limit (select total from params)))
-  returning ${CLAIMED_COLUMNS}
+  returning ${CLAIMED_COLUMNS_IN_CTE}
 )
-select *, null::text[] as completed_ids from claimed
+select ${claimedFrom("claimed")}, null::text[] as completed_ids from claimed
 union all
 select ${NO_CLAIMED_COLUMNS}, array(select id::text from done)`;
 }
