@@ -1,6 +1,6 @@
 // Rows as the database returns them → the objects users see. Every statement that returns jobs
 // or schedules returns each as JSON text (rowJson in sql/fragments.ts) or, for claims, as the
-// narrow CLAIMED_COLUMNS; this file is the one place that reads them.
+// narrow CLAIMED_FROM_CTE; this file is the one place that reads them.
 import type { CronSchedule, Job, JobStatus } from "../types.js";
 
 interface JobRecord {

@@ -1,7 +1,7 @@
 import { quoteIdent } from "../../config/identifiers.js";
 import { BUFFERED_START, COMPLETED_SET } from "./completeJobs.js";
 import { LIMITED_POLICY } from "./queues.js";
-import { CLAIM_SET, CLAIMED_COLUMNS, CLAIMED_COLUMNS_IN_CTE, claimedFrom, JOB_ID_SQL_PATTERN, NO_CLAIMED_COLUMNS, READY_STATUS_LIST } from "./fragments.js";
+import { CLAIM_SET, CLAIMED_COLUMNS_IN_CTE, CLAIMED_FROM_CTE, JOB_ID_SQL_PATTERN, NO_CLAIMED_COLUMNS, READY_STATUS_LIST } from "./fragments.js";
 
 /**
  * Claims ready jobs in one statement. Each queue is read through its own slice of the fetch
@@ -61,7 +61,7 @@ export function fetchJobsSql(schema: string): string {
   where j.ctid = any(array(select ctid from candidates order by priority, run_at, id limit (select total from params)))
   returning ${CLAIMED_COLUMNS_IN_CTE}
 )
-select ${claimedFrom("claimed")}, null::text[] as completed_ids from claimed
+select ${CLAIMED_FROM_CTE}, null::text[] as completed_ids from claimed
 union all
 select ${NO_CLAIMED_COLUMNS}, array(select id::text from done)`;
 }
@@ -69,14 +69,17 @@ select ${NO_CLAIMED_COLUMNS}, array(select id::text from done)`;
 /** Claims one job by id whatever its run_at (the test helper runJob). $1 worker id, $2 lease ms, $3 id. */
 export function claimJobByIdSql(schema: string): string {
   const jobs = `${quoteIdent(schema)}.jobs`;
-  return `update ${jobs} j
-set ${CLAIM_SET}
-where j.id = (
-  select id from ${jobs}
-  where id = case when $3 ~ ${JOB_ID_SQL_PATTERN} then $3::bigint end and status in ${READY_STATUS_LIST}
-  for update skip locked
+  return `with claimed as (
+  update ${jobs} j
+  set ${CLAIM_SET}
+  where j.id = (
+    select id from ${jobs}
+    where id = case when $3 ~ ${JOB_ID_SQL_PATTERN} then $3::bigint end and status in ${READY_STATUS_LIST}
+    for update skip locked
+  )
+  returning ${CLAIMED_COLUMNS_IN_CTE}
 )
-returning ${CLAIMED_COLUMNS}`;
+select ${CLAIMED_FROM_CTE} from claimed`;
 }
 
 /**
@@ -85,15 +88,18 @@ returning ${CLAIMED_COLUMNS}`;
  */
 export function claimJobsForTestSql(schema: string): string {
   const jobs = `${quoteIdent(schema)}.jobs`;
-  return `update ${jobs} j
-set ${CLAIM_SET}
-where j.id in (
-  select id from ${jobs}
-  where ($3::text[] is null or queue = any($3)) and status in ${READY_STATUS_LIST}
-    and ($4::boolean or run_at <= now())
-  order by priority, run_at, id
-  limit $5
-  for update skip locked
+  return `with claimed as (
+  update ${jobs} j
+  set ${CLAIM_SET}
+  where j.id in (
+    select id from ${jobs}
+    where ($3::text[] is null or queue = any($3)) and status in ${READY_STATUS_LIST}
+      and ($4::boolean or run_at <= now())
+    order by priority, run_at, id
+    limit $5
+    for update skip locked
+  )
+  returning ${CLAIMED_COLUMNS_IN_CTE}
 )
-returning ${CLAIMED_COLUMNS}`;
+select ${CLAIMED_FROM_CTE} from claimed`;
 }

@@ -41,49 +41,32 @@ export const CLAIM_SET = `status = 'running', attempt = j.attempt + 1, started_a
 export const AFTER_NOTIFIED = `(select count(*) from notified) >= 0`;
 
 /**
- * What a claim returns: the columns a running job needs, cheap to produce and to read (about
- * three times cheaper than `rowJson` on the hot path). Times travel as epoch milliseconds,
- * through date_part, which yields float8: `extract` yields numeric, whose arithmetic cost the
- * claim about a tenth of its server time. JSON columns travel as text (`json: true`).
- * Parsed by parseClaimedJob in db/rows.ts.
+ * What a claim returns, in two steps: every claim statement updates in a CTE named `claimed`
+ * that returns CLAIMED_COLUMNS_IN_CTE, and its final select reads CLAIMED_FROM_CTE from it.
+ * The columns are what a running job needs, cheap to produce and to read (about three times
+ * cheaper than `rowJson` on the hot path). Times travel as epoch milliseconds, through
+ * date_part, which yields float8: `extract` yields numeric, whose arithmetic cost the claim
+ * about a tenth of its server time. The JSON columns stay jsonb inside the CTE, as stored
+ * (compressed when large), and become text only in the final select: converted inside, 500
+ * claimed jobs of 10 KB made a 5 MB tuplestore that spilled to a temporary file (over
+ * work_mem) on every claim. The two lists name the same columns in the same order
+ * (test/sql-fragments.test.ts). Parsed by parseClaimedJob in db/rows.ts.
  */
-const CLAIMED: ReadonlyArray<{ name: string; sql: string; json?: true }> = [
-  { name: "id", sql: "j.id::text" },
-  { name: "queue", sql: "j.queue" },
-  { name: "payload", sql: "j.payload", json: true },
-  { name: "priority", sql: "j.priority" },
-  { name: "attempt", sql: "j.attempt" },
-  { name: "max_attempts", sql: "j.max_attempts" },
-  { name: "unique_key", sql: "j.unique_key" },
-  { name: "locked_by", sql: "j.locked_by" },
-  { name: "run_at_ms", sql: "date_part('epoch', j.run_at) * 1000" },
-  { name: "inserted_at_ms", sql: "date_part('epoch', j.inserted_at) * 1000" },
-  { name: "started_at_ms", sql: "date_part('epoch', j.started_at) * 1000" },
-  { name: "locked_until_ms", sql: "date_part('epoch', j.locked_until) * 1000" },
-  { name: "errors", sql: "case when j.attempt > 1 then j.errors end", json: true },
-  { name: "snoozes", sql: "j.snoozes" },
-  { name: "tags", sql: "j.tags" },
-  { name: "meta", sql: "j.meta", json: true },
-];
+export const CLAIMED_COLUMNS_IN_CTE = `j.id::text as id, j.queue, j.payload, j.priority, j.attempt, j.max_attempts, j.unique_key, j.locked_by,
+  date_part('epoch', j.run_at) * 1000 as run_at_ms,
+  date_part('epoch', j.inserted_at) * 1000 as inserted_at_ms,
+  date_part('epoch', j.started_at) * 1000 as started_at_ms,
+  date_part('epoch', j.locked_until) * 1000 as locked_until_ms,
+  case when j.attempt > 1 then j.errors end as errors, j.snoozes, j.tags, j.meta`;
 
-/** The claim's columns, for a RETURNING that goes straight to the client (`j` is the jobs table). */
-export const CLAIMED_COLUMNS = CLAIMED.map((c) => `${c.json ? `(${c.sql})::text` : c.sql} as ${c.name}`).join(",\n  ");
+/** The final select of a claim over its `claimed` CTE (see CLAIMED_COLUMNS_IN_CTE). */
+export const CLAIMED_FROM_CTE = `claimed.id, claimed.queue, claimed.payload::text as payload, claimed.priority, claimed.attempt,
+  claimed.max_attempts, claimed.unique_key, claimed.locked_by, claimed.run_at_ms, claimed.inserted_at_ms,
+  claimed.started_at_ms, claimed.locked_until_ms, claimed.errors::text as errors, claimed.snoozes, claimed.tags,
+  claimed.meta::text as meta`;
 
-/**
- * The claim's columns for a RETURNING whose rows a CTE holds before the final select reads them
- * (claimedFrom): JSON columns stay jsonb there, as stored — compressed when large — and become
- * text only on the way out. Converted inside the CTE, 500 claimed jobs of 10 KB made a 5 MB
- * tuplestore that spilled to a temporary file (over work_mem) on every claim.
- */
-export const CLAIMED_COLUMNS_IN_CTE = CLAIMED.map((c) => `${c.sql} as ${c.name}`).join(",\n  ");
-
-/** The final select's columns over a CTE of CLAIMED_COLUMNS_IN_CTE named `alias`: the same names and types as CLAIMED_COLUMNS. */
-export function claimedFrom(alias: string): string {
-  return CLAIMED.map((c) => (c.json ? `${alias}.${c.name}::text as ${c.name}` : `${alias}.${c.name}`)).join(", ");
-}
-
-/** One null per column of CLAIMED_COLUMNS: the claim's extra row that carries no job. */
-export const NO_CLAIMED_COLUMNS = CLAIMED.map(() => "null").join(", ");
+/** One null per column of CLAIMED_FROM_CTE: the claim's extra row that carries no job. */
+export const NO_CLAIMED_COLUMNS = `null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null`;
 
 /**
  * What a duplicate insert does to the live job it conflicts with (`j`, in the insert's ON CONFLICT
