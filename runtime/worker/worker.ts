@@ -273,7 +273,7 @@ export class Worker {
   #claimed(jobs: Job[], sentAt: number): void {
     this.#lockAhead.claimed(sentAt);
     this.#lockAhead.add(jobs, sentAt);
-    this.#startBuffered();
+    this.#startBuffered(true);
   }
 
   /**
@@ -285,8 +285,14 @@ export class Worker {
     if (buffered.length > 0) void this.#returnJobs(buffered, `returning buffered jobs of paused queue ${queue}`);
   }
 
-  /** Starts buffered jobs into free slots, in claim order, honouring each queue's concurrency. */
-  #startBuffered(): void {
+  /**
+   * Starts buffered jobs into free slots, in claim order, honouring each queue's concurrency.
+   * `onArrival`: the claim that brought them just came back. A job started then waited for no
+   * slot, so its started_at stays the claim's time (what a rate limit recorded); the moments
+   * this process takes to get to it are its own lag, as without lock-ahead. Only a job that
+   * waited for a slot has its start moved on by that wait.
+   */
+  #startBuffered(onArrival = false): void {
     if (this.#state !== "running") return;
     const lapsed: string[] = [];
     const { concurrency, queues } = this.#config;
@@ -296,7 +302,7 @@ export class Worker {
         (job) => lapsed.push(job.id),
       );
       if (!next) break;
-      this.#start(next.job, next.bufferedMs);
+      this.#start(next.job, onArrival ? 0 : next.bufferedMs);
     }
     if (lapsed.length > 0) {
       this.#config.logger.warn(`${lapsed.length} buffered job(s) not started: their lease may have lapsed (was this process paused?)`);
