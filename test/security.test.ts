@@ -473,11 +473,20 @@ describe("connection passwords never leak", () => {
       await worker.start();
       // The password changes under the worker and its connections die: every reconnect now fails authentication.
       await admin.query("alter user postgres password 'Ch4ngedMarker'");
-      await admin.query(
-        "select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and backend_type = 'client backend'",
-      );
+      // Terminated again at every poll: a connection of the worker's that was still starting up
+      // (authenticated with the old password) when pg_stat_activity was read would otherwise
+      // survive, and the worker would keep working through it without ever reconnecting.
+      const terminateOthers = () =>
+        admin.query(
+          "select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and backend_type = 'client backend'",
+        );
+      await terminateOthers();
       await expect
-        .poll(() => events.some((e) => /password authentication failed/.test(String((e as Error)?.message))), { timeout: 30_000 })
+        .poll(async () => {
+          if (events.some((e) => /password authentication failed/.test(String((e as Error)?.message)))) return true;
+          await terminateOthers();
+          return false;
+        }, { timeout: 30_000 })
         .toBe(true);
       // Back to the old password: the worker recovers on its own.
       const { rows } = await admin.query<{ sql: string }>("select format('alter user postgres password %L', $1::text) as sql", [password]);
