@@ -358,59 +358,55 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const faultEnd = faultStart + faultMs;
     const timers: Promise<void>[] = [];
 
-    // SIGKILL a random worker, start its successor.
-    timers.push(
+    /** Runs `round` on a random worker about every `meanMs` (jittered) until the fault window ends. */
+    const randomWorkerRounds = (meanMs: number, round: (slot: WorkerSlot) => Promise<void>) =>
       (async () => {
         for (;;) {
-          await sleep(jitter(killEveryMs));
+          await sleep(jitter(meanMs));
           if (Date.now() >= faultEnd) return;
-          const slot = slots[Math.floor(Math.random() * slots.length)]!;
-          const at = Date.now();
-          const victim = slot.workerId;
-          await slot.kill();
-          faults.push({ kind: "kill", worker: victim, at, until: Date.now() });
-          // Its successor starts in the background: the next kill may find it still starting.
-          void startSlot(slot);
+          await round(slots[Math.floor(Math.random() * slots.length)]!);
         }
-      })(),
+      })();
+
+    // SIGKILL a random worker, start its successor.
+    timers.push(
+      randomWorkerRounds(killEveryMs, async (slot) => {
+        const at = Date.now();
+        const victim = slot.workerId;
+        await slot.kill();
+        faults.push({ kind: "kill", worker: victim, at, until: Date.now() });
+        // Its successor starts in the background: the next kill may find it still starting.
+        void startSlot(slot);
+      }),
     );
 
     // pg_terminate_backend every connection of a random worker.
     timers.push(
-      (async () => {
-        for (;;) {
-          await sleep(jitter(terminateEveryMs));
-          if (Date.now() >= faultEnd) return;
-          const victim = slots[Math.floor(Math.random() * slots.length)]!.workerId;
-          const at = Date.now();
-          try {
-            const { rows } = await pool.query<{ n: number }>(
-              "select count(pg_terminate_backend(pid))::int as n from pg_stat_activity where application_name = $1",
-              [victim],
-            );
-            connectionsTerminated += rows[0]?.n ?? 0;
-            faults.push({ kind: "terminate", worker: victim, at, until: Date.now() });
-          } catch {
-            // the server is restarting: skip this round
-          }
+      randomWorkerRounds(terminateEveryMs, async (slot) => {
+        const victim = slot.workerId;
+        const at = Date.now();
+        try {
+          const { rows } = await pool.query<{ n: number }>(
+            "select count(pg_terminate_backend(pid))::int as n from pg_stat_activity where application_name = $1",
+            [victim],
+          );
+          connectionsTerminated += rows[0]?.n ?? 0;
+          faults.push({ kind: "terminate", worker: victim, at, until: Date.now() });
+        } catch {
+          // the server is restarting: skip this round
         }
-      })(),
+      }),
     );
 
     // SIGSTOP a random worker for one to three leases, then SIGCONT: its session stays open, so
     // only its leases can free its jobs; on resuming it must abort them.
     timers.push(
-      (async () => {
-        for (;;) {
-          await sleep(jitter(freezeEveryMs));
-          if (Date.now() >= faultEnd) return;
-          const slot = slots[Math.floor(Math.random() * slots.length)]!;
-          const victim = slot.workerId;
-          const at = Date.now();
-          await slot.freeze(Math.round(leaseMs * (1 + Math.random() * 2)));
-          faults.push({ kind: "freeze", worker: victim, at, until: Date.now() });
-        }
-      })(),
+      randomWorkerRounds(freezeEveryMs, async (slot) => {
+        const victim = slot.workerId;
+        const at = Date.now();
+        await slot.freeze(Math.round(leaseMs * (1 + Math.random() * 2)));
+        faults.push({ kind: "freeze", worker: victim, at, until: Date.now() });
+      }),
     );
 
     // Resume the paused queue half-way; until then none of its jobs may have run.
