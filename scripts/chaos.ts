@@ -508,7 +508,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       try {
         await client.query("begin");
         await client.query("insert into chaos.orders (marker) select unnest($1::text[])", [markers]);
-        await inserter.insertJobs(QUEUE, markers.map((m) => ({ m })), { dbClient: usePg(client) });
+        await inserter.insertJobs(QUEUE, markers.map((m) => ({ m })), { dbClient: usePg(client, { preparedStatements: !bouncer }) });
         if (commit) {
           sentCommit = true;
           await client.query("commit");

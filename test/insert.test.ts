@@ -181,6 +181,26 @@ describe("read and cancel", () => {
   });
 });
 
+describe("named statements on the caller's client", () => {
+  it("a pg client passed as it is follows the instance's preparedStatements; usePg(client) keeps its own", async () => {
+    const unprepared = new Sidetrack<Queues>({ databaseOptions: { pool: db.pool }, preparedStatements: false, queues: { userOnboarding: {} } });
+    /** Sidetrack's named statements on a new connection after `insert` ran on it. */
+    const namedAfter = async (insert: (client: pg.Client) => Promise<unknown>) => {
+      const client = quiet(new pg.Client({ connectionString: db.url }));
+      await client.connect();
+      try {
+        await insert(client);
+        return (await client.query<{ n: number }>("select count(*)::int as n from pg_prepared_statements where name like 'sidetrack%'")).rows[0]!.n;
+      } finally {
+        await client.end();
+      }
+    };
+    expect(await namedAfter((client) => unprepared.insertJob("userOnboarding", { email: "raw@x" }, { dbClient: client }))).toBe(0);
+    expect(await namedAfter((client) => unprepared.insertJob("userOnboarding", { email: "wrapped@x" }, { dbClient: usePg(client) }))).toBe(1);
+    expect(await namedAfter((client) => sidetrack.insertJob("userOnboarding", { email: "default@x" }, { dbClient: client }))).toBe(1);
+  });
+});
+
 describe("notifications", () => {
   it("wakes listeners only when the inserting transaction commits", async () => {
     const listener = quiet(new pg.Client({ connectionString: db.url }));

@@ -83,7 +83,7 @@ describe.skipIf(!binary)("behind PgBouncer (transaction mode)", () => {
         const client = await pool.connect();
         await client.query("begin");
         await client.query(`insert into "User" (email) values ($1)`, [`pg-${outcome}@example.com`]);
-        const job = await sidetrack.insertJob("work", payload, { dbClient: usePg(client) });
+        const job = await sidetrack.insertJob("work", payload, { dbClient: outcome === "commit" ? usePg(client, { preparedStatements: false }) : client });
         await client.query(outcome);
         client.release();
         expect(await count(`select count(*) from sidetrack.jobs where id = $1`, [job.id])).toBe(outcome === "commit" ? 1 : 0);

@@ -395,7 +395,10 @@ export class Sidetrack<Queues extends Record<string, unknown>> {
   }
 
   protected db(client?: DbClient | AnyDbClient): DbClient {
-    return client ? toDbClient(client) : usePg(this.pool, { preparedStatements: this.config.preparedStatements });
+    // A pg client passed as it is follows this instance's preparedStatements (behind PgBouncer in
+    // transaction mode a named statement breaks); one wrapped in usePg() keeps its own choice.
+    const pgOptions = { preparedStatements: this.config.preparedStatements };
+    return client ? toDbClient(client, pgOptions) : usePg(this.pool, pgOptions);
   }
 
   #queueConfigs(): Record<string, QueueOptions<any> & { handler?: Handler<any> }> {

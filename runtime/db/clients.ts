@@ -89,10 +89,10 @@ export function isDbClient(value: unknown): value is DbClient {
 }
 
 /** Recognises the kind of client passed in and adapts it. */
-export function toDbClient(db: AnyDbClient): DbClient {
+export function toDbClient(db: AnyDbClient, pgOptions: UsePgOptions = {}): DbClient {
   if (isDbClient(db)) return db;
   if (typeof (db as PrismaQueryable)?.$queryRawUnsafe === "function") return usePrismaClient(db as PrismaQueryable);
-  if (typeof (db as PgQueryable)?.query === "function") return usePg(db as PgQueryable);
+  if (typeof (db as PgQueryable)?.query === "function") return usePg(db as PgQueryable, pgOptions);
   throw new SidetrackError(
     "unsupported database client: pass a Prisma client or transaction client, a pg Client/PoolClient/Pool, or usePg(…)/usePrisma(…)",
   );
