@@ -52,6 +52,8 @@ export interface RunnableQueue {
   maxOutputBytes: number;
   /** Has a global, per-key or rate limit: claimed through the limited claim path. */
   limited: boolean;
+  /** The declared globalConcurrency: no process runs more of the queue's jobs at once. */
+  globalConcurrency?: number;
 }
 
 /** A queue's declared flow-control policy, as the `queues` table stores it (null: no limit). */
@@ -141,6 +143,7 @@ export function resolveWorkerOptions(
       handler: queue.handler,
       concurrency: queue.concurrency ?? concurrency,
       limited: isLimited(queue),
+      globalConcurrency: queue.globalConcurrency,
       timeoutMs: queue.timeout === undefined ? undefined : parseDuration(queue.timeout, `queues.${name}.timeout`),
       backoff: {
         baseMs: queue.backoff?.base === undefined ? D.BACKOFF_BASE_DEFAULT_MS : parseDuration(queue.backoff.base, `queues.${name}.backoff.base`),

@@ -152,8 +152,8 @@ export class Completer implements ClaimCompletions {
   #failed: Failure[] = [];
   /** Outcomes of the write in flight: their leases are renewed too until it lands. */
   #writing: string[] = [];
-  /** Completions inside the claim statement in flight now (see takeForClaim()). */
-  #inClaim: string[] = [];
+  /** Completions inside the claim statements in flight now, one entry per claim (see takeForClaim()). */
+  readonly #inClaim = new Set<readonly Completion[]>();
   /** While the fetcher writes completions in its claims, complete() leaves the writing to it. */
   #claimsWrite = false;
   #flushing: Promise<void> | undefined;
@@ -193,19 +193,19 @@ export class Completer implements ClaimCompletions {
   /** Hands the completions waiting now to a claim that will write them. */
   takeForClaim(): Completion[] {
     const completions = this.#completed.splice(0);
-    if (completions.length > 0) this.#inClaim = completions.map((c) => c.job.id);
+    if (completions.length > 0) this.#inClaim.add(completions);
     return completions;
   }
 
   /** The claim holding `completions` committed; `completed` are those it completed (the guard may skip some). */
   claimCommitted(completions: readonly Completion[], completed: ReadonlySet<string>): void {
-    this.#inClaim = [];
+    this.#inClaim.delete(completions);
     this.#reportCompleted(completions.map((c) => c.job), completed);
   }
 
   /** The claim holding `completions` failed: they wait for the next write. */
   claimFailed(completions: readonly Completion[]): void {
-    this.#inClaim = [];
+    this.#inClaim.delete(completions);
     this.#completed.unshift(...completions);
     this.flush();
   }
@@ -224,7 +224,7 @@ export class Completer implements ClaimCompletions {
   pendingIds(): string[] {
     return [
       ...this.#writing,
-      ...this.#inClaim,
+      ...[...this.#inClaim].flatMap((claim) => claim.map((c) => c.job.id)),
       ...this.#completed.map((c) => c.job.id),
       ...this.#completedWithData.map((c) => c.job.id),
       ...this.#snoozed.map((s) => s.job.id),

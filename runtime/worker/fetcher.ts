@@ -12,6 +12,8 @@ export interface FreeSlots {
   queues: string[];
   limits: number[];
   total: number;
+  /** The most the process holds at once (slots and lock-ahead buffer): each lane's claims take a share. */
+  window: number;
 }
 
 export interface FetcherOptions {
@@ -23,8 +25,10 @@ export interface FetcherOptions {
   pollIntervalMs: number;
   /** Queues with a global, per-key or rate limit: claimed apart, in a transaction on their policy rows. */
   limitedQueues: ReadonlySet<string>;
-  /** Free capacity now, or undefined when every slot is taken. */
-  freeSlots: () => FreeSlots | undefined;
+  /** Claims that may be in flight at once (see Fetcher). */
+  lanes: number;
+  /** What to claim now, beside what the claims in flight may bring back; undefined: nothing. */
+  freeSlots: (inFlight: InFlight) => FreeSlots | undefined;
   /** Completions to write in the claims (the worker's Completer), when there are any. */
   completions?: ClaimCompletions;
   /** Jobs of a claim sent at `sentAt` (performance.now()). */
@@ -48,29 +52,67 @@ export interface ClaimCompletions {
 
 type ClaimResultRow = ClaimedRow & { completed_ids: string[] | null };
 
+/** Jobs the claims in flight may still bring back: the process total and per queue. */
+export interface InFlight {
+  total: number;
+  of(queue: string): number;
+}
+
 /**
- * The fetch loop: one claim in flight at a time per process. It fetches when there may be work
- * (a NOTIFY arrived, the poll interval passed, or the last claim came back full) and a slot is
- * free. Wake-ups that arrive during a claim fold into one follow-up claim, so a burst of
- * notifications never becomes a burst of queries.
+ * What a lane claims: `all` (the only lane, with a pool too small for more) unlimited queues
+ * and then limited ones; `plain` only unlimited queues; `limited` only limited ones.
+ */
+type Lane = "all" | "plain" | "limited";
+
+/**
+ * The fetch loop, in lanes: each lane sends one claim at a time. With a pool large enough, a
+ * process runs two `plain` lanes, so a second claim can be in flight while the first is still
+ * out and PostgreSQL works on the process's claims on two backends instead of one (with one, a
+ * process that runs a claim's jobs faster than the server claims the next batch waits for it
+ * between claims), and, when it has limited queues, a `limited` lane of their own, so a claim
+ * waiting its turn on their policy rows never holds up the others. What a lane may claim is the
+ * worker's `freeSlots` less what the claims in flight may still bring back, so together the
+ * lanes never claim more than one would.
  *
- * Each claim also writes the completions that arrived since the previous one, so a busy worker
- * sends one statement per cycle. Whenever it wakes and will not claim, it hands them to the
- * completer to write on their own, so a completion never waits for work to arrive.
+ * A lane fetches when there may be work (a NOTIFY arrived, the poll interval passed, or the
+ * newest claim came back full) and there is room. Wake-ups that arrive during a claim fold into
+ * one follow-up claim, so a burst of notifications never becomes a burst of queries.
+ *
+ * Each claim of unlimited queues also writes the completions that arrived since the previous
+ * one, so a busy worker sends one statement per cycle. Whenever a lane wakes and will not claim
+ * while no such claim is in flight, it hands them to the completer to write on their own, so a
+ * completion never waits for work to arrive.
  */
 export class Fetcher {
-  #mayHaveWork = true;
   /**
-   * Whether to run the limited claim this cycle. It costs a transaction, so it runs only when a
-   * limited queue may have room: after a wake-up (NOTIFY, poll tick, reconnect), a job of a
-   * limited queue finishing here, or a limited claim that came back full. Cycles driven by the
+   * Whether the queues may hold work, from the newest observation: a wake-up (maybe), or a claim
+   * coming back full (yes) or short (no). Observations are ordered by `#sequence`, a claim's by
+   * when it was sent, so a short claim sent before a wake-up or a newer full claim is outdated.
+   */
+  #mayHaveWork = true;
+  #observedAt = 0;
+  #sequence = 0;
+  /** The newest claim came back full: the queues are busy, and the second plain lane claims too. */
+  #busy = false;
+  #busyAt = 0;
+  /**
+   * Whether to claim limited queues now. It costs a transaction, so it runs only when a limited
+   * queue may have room: after a wake-up (NOTIFY, poll tick, reconnect), a job of a limited
+   * queue finishing here, or a limited claim that came back full. Claims driven by the
    * unlimited queues (slots freed, full batches) skip it and keep their pace.
    */
   #limitedMayHaveWork = true;
+  /** Claims in flight that carry completions (all but the limited lane's). */
+  #carryingInFlight = 0;
+  readonly #inFlightPerQueue = new Map<string, number>();
+  readonly #inFlight: InFlight = {
+    total: 0,
+    of: (queue) => this.#inFlightPerQueue.get(queue) ?? 0,
+  };
   #running = false;
-  #loop: Promise<void> | undefined;
+  #lanes: Promise<void>[] = [];
   #poll: NodeJS.Timeout | undefined;
-  #wakeUp: (() => void) | undefined;
+  #waiting: (() => void)[] = [];
   readonly #backoff = new FailureBackoff();
   readonly #sql: string;
   readonly #limitedSql: { plain: string; perKey: string };
@@ -84,101 +126,186 @@ export class Fetcher {
     this.#running = true;
     this.options.completions?.claimsWriteCompletions(true);
     this.#poll = setInterval(() => this.wake(), this.options.pollIntervalMs);
-    this.#loop = this.#run();
+    const lanes: Lane[] = this.options.lanes === 1 ? ["all"] : ["plain", "plain"];
+    if (lanes.length > 1 && this.options.limitedQueues.size > 0) lanes.push("limited");
+    this.#lanes = lanes.map((lane, i) => this.#run(lane, i === 1));
   }
 
   async stop(): Promise<void> {
     this.#running = false;
     clearInterval(this.#poll);
-    this.#wakeUp?.();
-    await this.#loop;
+    this.#wakeLanes();
+    await Promise.all(this.#lanes);
     this.options.completions?.claimsWriteCompletions(false);
   }
 
   /** There may be new work (a NOTIFY, a poll tick, a reconnect). */
   wake(): void {
-    this.#mayHaveWork = true;
+    this.#observe(++this.#sequence, true);
     this.#limitedMayHaveWork = true;
-    this.#wakeUp?.();
+    this.#wakeLanes();
   }
 
   /** A slot was freed: claim again if there may still be work. */
   slotFreed(queue?: string): void {
     if (queue !== undefined && this.options.limitedQueues.has(queue)) {
-      this.#mayHaveWork = true;
+      this.#observe(++this.#sequence, true);
       this.#limitedMayHaveWork = true;
     }
-    this.#wakeUp?.();
+    this.#wakeLanes();
   }
 
-  async #run(): Promise<void> {
-    const completions = this.options.completions;
+  #observe(at: number, mayHaveWork: boolean): void {
+    if (at < this.#observedAt) return;
+    this.#observedAt = at;
+    this.#mayHaveWork = mayHaveWork;
+  }
+
+  #wakeLanes(): void {
+    for (const resolve of this.#waiting.splice(0)) resolve();
+  }
+
+  /** `second`: the second plain lane, which claims only while the queues are busy. */
+  async #run(lane: Lane, second: boolean): Promise<void> {
     while (this.#running) {
-      const free = this.#mayHaveWork ? this.options.freeSlots() : undefined;
+      const free = this.#wanted(lane, second);
       if (!free) {
-        completions?.flush();
-        await new Promise<void>((resolve) => (this.#wakeUp = resolve));
-        this.#wakeUp = undefined;
+        if (this.#carryingInFlight === 0) this.options.completions?.flush();
+        await new Promise<void>((resolve) => this.#waiting.push(resolve));
         // Let every job that finishes in this turn of the event loop free its slot first, so
         // the next claim fills them all in one statement instead of one claim per slot.
         await new Promise((resolve) => setImmediate(resolve));
         continue;
       }
-      this.#mayHaveWork = false;
-      const riding = completions?.takeForClaim() ?? [];
-      const sentAt = performance.now();
-      const limited = this.options.limitedQueues;
-      const plain = limited.size === 0 ? free : split(free, (queue) => !limited.has(queue));
-      let ridingSettled = riding.length === 0;
-      try {
-        const jobs: Job[] = [];
-        if (plain.queues.length > 0 || riding.length > 0) {
-          const { rows } = await this.options.pool.query<ClaimResultRow>({
-            // Named: parsed and planned once per connection, not on every claim.
-            name: this.options.preparedStatements ? `sidetrack_fetch_${this.options.schema}` : undefined,
-            text: this.#sql,
-            values: [
-              this.options.workerId,
-              this.options.leaseMs,
-              plain.queues,
-              plain.limits,
-              plain.total,
-              riding.map((c) => c.job.id),
-              riding.map((c) => c.bufferedMs),
-            ],
-          });
-          this.#backoff.succeeded();
-          // One row carries no job, only which of the riding completions were written (never null there).
-          let completed: string[] = [];
-          for (const row of rows) {
-            if (row.completed_ids === null) jobs.push(parseClaimedJob(row));
-            else completed = row.completed_ids;
-          }
-          if (riding.length > 0) completions!.claimCommitted(riding, new Set(completed));
-          ridingSettled = true;
-        }
-        if (plain !== free && this.#limitedMayHaveWork) {
-          const rest = split(free, (queue) => limited.has(queue));
-          rest.total = free.total - jobs.length;
-          if (rest.total > 0 && rest.queues.length > 0) {
-            this.#limitedMayHaveWork = false;
-            const claimed = await this.#claimLimited(rest);
-            if (anyQueueFull(claimed, rest)) this.#limitedMayHaveWork = true;
-            jobs.push(...claimed);
-          }
-          this.#backoff.succeeded();
-        }
-        // A full batch (overall or for one queue) means more may be waiting; a short one means drained.
-        if (jobs.length >= free.total || anyQueueFull(jobs, free)) this.#mayHaveWork = true;
-        this.options.onJobs(jobs, sentAt);
-      } catch (error) {
-        if (!ridingSettled) completions!.claimFailed(riding);
-        this.#mayHaveWork = true;
-        this.#limitedMayHaveWork = true;
-        this.options.onError(error);
-        await sleep(this.#backoff.failed());
-      }
+      if (lane === "limited") await this.#claimLimitedLane(free);
+      else await this.#claim(free, lane === "all");
     }
+  }
+
+  /** What `lane` should claim now, if anything. */
+  #wanted(lane: Lane, second: boolean): FreeSlots | undefined {
+    const limited = this.options.limitedQueues;
+    if (lane === "limited") {
+      if (!this.#limitedMayHaveWork) return undefined;
+      const free = this.options.freeSlots(this.#inFlight);
+      return free && nonEmpty(split(free, (queue) => limited.has(queue)));
+    }
+    // On a single wake-up one claim is enough; a second would come back empty.
+    if (!this.#mayHaveWork || (second && !this.#busy)) return undefined;
+    let free = this.options.freeSlots(this.#inFlight);
+    if (!free) return undefined;
+    if (lane === "plain" && limited.size > 0) free = split(free, (queue) => !limited.has(queue));
+    // Each claim takes a lane's share of the window, so the next one can leave while it is out.
+    if (this.options.lanes > 1) free = capped(free, Math.ceil(free.window / 2));
+    return nonEmpty(free);
+  }
+
+  /**
+   * One claim of at most `free`'s unlimited queues, with the completions waiting now riding in
+   * it; with `andLimited`, then the limited queues (see #claimLimited).
+   */
+  async #claim(free: FreeSlots, andLimited: boolean): Promise<void> {
+    const completions = this.options.completions;
+    const riding = completions?.takeForClaim() ?? [];
+    const sentAt = performance.now();
+    const sentSequence = ++this.#sequence;
+    const limited = this.options.limitedQueues;
+    const plain = limited.size === 0 ? free : split(free, (queue) => !limited.has(queue));
+    let ridingSettled = riding.length === 0;
+    this.#reserve(free, 1, true);
+    const jobs: Job[] = [];
+    try {
+      if (plain.queues.length > 0 || riding.length > 0) {
+        const { rows } = await this.options.pool.query<ClaimResultRow>({
+          // Named: parsed and planned once per connection, not on every claim.
+          name: this.options.preparedStatements ? `sidetrack_fetch_${this.options.schema}` : undefined,
+          text: this.#sql,
+          values: [
+            this.options.workerId,
+            this.options.leaseMs,
+            plain.queues,
+            plain.limits,
+            plain.total,
+            riding.map((c) => c.job.id),
+            riding.map((c) => c.bufferedMs),
+          ],
+        });
+        this.#backoff.succeeded();
+        // One row carries no job, only which of the riding completions were written (never null there).
+        let completed: string[] = [];
+        for (const row of rows) {
+          if (row.completed_ids === null) jobs.push(parseClaimedJob(row));
+          else completed = row.completed_ids;
+        }
+        if (riding.length > 0) completions!.claimCommitted(riding, new Set(completed));
+        ridingSettled = true;
+      }
+      if (andLimited && plain !== free && this.#limitedMayHaveWork) {
+        const rest = split(free, (queue) => limited.has(queue));
+        rest.total = Math.min(rest.total, free.total - jobs.length);
+        if (rest.total > 0 && rest.queues.length > 0) {
+          this.#limitedMayHaveWork = false;
+          const claimed = await this.#claimLimited(rest);
+          if (anyQueueFull(claimed, rest)) this.#limitedMayHaveWork = true;
+          jobs.push(...claimed);
+        }
+        this.#backoff.succeeded();
+      }
+      // A full batch (overall or for one queue) means more may be waiting; a short one means
+      // drained, as of when it was sent.
+      const full = jobs.length >= free.total || anyQueueFull(jobs, free);
+      this.#observe(sentSequence, full);
+      if (sentSequence > this.#busyAt) {
+        this.#busyAt = sentSequence;
+        this.#busy = full;
+      }
+    } catch (error) {
+      if (!ridingSettled) completions!.claimFailed(riding);
+      this.#observe(++this.#sequence, true);
+      this.#limitedMayHaveWork = true;
+      return this.#failed(free, true, error);
+    }
+    this.#delivered(free, true, jobs, sentAt);
+  }
+
+  /** The limited lane's claim (see #claimLimited). */
+  async #claimLimitedLane(free: FreeSlots): Promise<void> {
+    const sentAt = performance.now();
+    this.#limitedMayHaveWork = false;
+    this.#reserve(free, 1, false);
+    let jobs: Job[];
+    try {
+      jobs = await this.#claimLimited(free);
+      this.#backoff.succeeded();
+      if (anyQueueFull(jobs, free)) this.#limitedMayHaveWork = true;
+    } catch (error) {
+      this.#limitedMayHaveWork = true;
+      return this.#failed(free, false, error);
+    }
+    this.#delivered(free, false, jobs, sentAt);
+  }
+
+  /** In one step: the claimed jobs stop counting as in flight as they join the buffer. */
+  #delivered(free: FreeSlots, carrying: boolean, jobs: Job[], sentAt: number): void {
+    this.#reserve(free, -1, carrying);
+    this.options.onJobs(jobs, sentAt);
+  }
+
+  async #failed(free: FreeSlots, carrying: boolean, error: unknown): Promise<void> {
+    this.#reserve(free, -1, carrying);
+    this.options.onError(error);
+    await sleep(this.#backoff.failed());
+  }
+
+  /** Counts (`sign` 1) or uncounts (-1) a claim of `free` as in flight. */
+  #reserve(free: FreeSlots, sign: 1 | -1, carrying: boolean): void {
+    if (carrying) this.#carryingInFlight += sign;
+    this.#inFlight.total += sign * free.total;
+    free.queues.forEach((queue, i) => {
+      const n = this.#inFlight.of(queue) + sign * Math.min(free.limits[i]!, free.total);
+      if (n === 0) this.#inFlightPerQueue.delete(queue);
+      else this.#inFlightPerQueue.set(queue, n);
+    });
   }
 
   /**
@@ -210,6 +337,15 @@ export class Fetcher {
   }
 }
 
+function nonEmpty(free: FreeSlots): FreeSlots | undefined {
+  return free.queues.length > 0 ? free : undefined;
+}
+
+function capped(free: FreeSlots, most: number): FreeSlots {
+  if (free.total <= most) return free;
+  return { ...free, total: most, limits: free.limits.map((limit) => Math.min(limit, most)) };
+}
+
 function split(free: FreeSlots, keep: (queue: string) => boolean): FreeSlots {
   const queues: string[] = [];
   const limits: number[] = [];
@@ -219,7 +355,9 @@ function split(free: FreeSlots, keep: (queue: string) => boolean): FreeSlots {
       limits.push(free.limits[i]!);
     }
   });
-  return { queues, limits, total: free.total };
+  // No more than the kept queues can take, so a claim of a few queues reserves no more room than that.
+  const room = limits.reduce((sum, limit) => sum + limit, 0);
+  return { queues, limits, total: Math.min(free.total, room), window: free.window };
 }
 
 function anyQueueFull(jobs: Job[], free: FreeSlots): boolean {

@@ -2,7 +2,7 @@ import type pg from "pg";
 import type { ResolvedWorkerOptions, RunnableQueue } from "../config/resolve.js";
 import { Completer } from "./completer.js";
 import { CronService, type CronServiceConfig } from "../cron/service.js";
-import { Fetcher, type FreeSlots } from "./fetcher.js";
+import { Fetcher, type FreeSlots, type InFlight } from "./fetcher.js";
 import { cancelChannel, jobsChannel, pauseChannel } from "../config/identifiers.js";
 import { Notifier } from "./notifier.js";
 import { Periodic } from "./periodic.js";
@@ -18,6 +18,8 @@ import {
   WORKER_HEARTBEAT_INTERVAL_MS,
   WORKER_HEARTBEAT_STALE_MS,
   WORKER_LOCK_GRACE_MS,
+  CLAIM_LANES_MIN_POOL,
+  POOL_SIZE_DEFAULT,
 } from "../config/defaults.js";
 import { WorkerRegistry } from "./registry.js";
 import { renewLeasesSql } from "../db/sql/renewLeases.js";
@@ -99,7 +101,8 @@ export class Worker {
       leaseMs: config.leaseMs,
       pollIntervalMs: config.pollIntervalMs,
       limitedQueues: new Set([...config.queues.values()].filter((q) => q.limited).map((q) => q.name)),
-      freeSlots: () => this.#freeSlots(),
+      lanes: claimLanes(pool),
+      freeSlots: (inFlight) => this.#freeSlots(inFlight),
       completions: this.#completer,
       onJobs: (jobs, sentAt) => this.#claimed(jobs, sentAt),
       onError: onError("fetching jobs"),
@@ -248,25 +251,31 @@ export class Worker {
     this.#state = "stopped";
   }
 
-  /** What to claim now: the free slots, plus the room left in the lock-ahead buffer. */
-  #freeSlots(): FreeSlots | undefined {
+  /**
+   * What to claim now: the free slots plus the room left in the lock-ahead buffer, less what the
+   * claims in flight may bring back.
+   */
+  #freeSlots(inFlight: InFlight): FreeSlots | undefined {
     if (this.#state !== "running") return undefined;
     const ahead = this.#lockAhead.target();
-    const total = this.#config.concurrency + ahead - this.#running.size - this.#lockAhead.size;
+    const window = this.#config.concurrency + ahead;
+    const total = window - this.#running.size - this.#lockAhead.size - inFlight.total;
     if (total <= 0) return undefined;
     const queues: string[] = [];
     const limits: number[] = [];
     for (const q of this.#config.queues.values()) {
-      const held = (this.#runningPerQueue.get(q.name) ?? 0) + this.#lockAhead.bufferedOf(q.name);
+      const held = (this.#runningPerQueue.get(q.name) ?? 0) + this.#lockAhead.bufferedOf(q.name) + inFlight.of(q.name);
       // Limited queues are not claimed ahead: a buffered job would hold one of their
-      // cluster-wide slots (or rate-limit starts) without running.
-      const free = Math.min(total, q.concurrency + (q.limited ? 0 : ahead) - held);
+      // cluster-wide slots (or rate-limit starts) without running. Nor asked for beyond their
+      // global concurrency, so a limited claim in flight holds no more of the room than it can use.
+      const most = q.limited ? Math.min(q.concurrency, q.globalConcurrency ?? q.concurrency) : q.concurrency + ahead;
+      const free = Math.min(total, most - held);
       if (free > 0) {
         queues.push(q.name);
         limits.push(free);
       }
     }
-    return queues.length > 0 ? { queues, limits, total } : undefined;
+    return queues.length > 0 ? { queues, limits, total, window } : undefined;
   }
 
   /** A claim sent at `sentAt` came back: its jobs join the buffer, and start while slots are free. */
@@ -435,4 +444,14 @@ export class Worker {
     this.#config.logger.error(`${what} failed: ${(error as Error)?.message ?? String(error)}`);
     this.#config.emit("error", error);
   }
+}
+
+/**
+ * Lanes of claims for unlimited queues (see Fetcher): two, so PostgreSQL works on a process's
+ * claims on two backends, when the pool has room for them beside the other statements (lease
+ * renewals, outcomes, the limited queues' claims, the notifier's connection when it comes from
+ * the pool); with a smaller pool, one lane that claims every queue.
+ */
+function claimLanes(pool: pg.Pool): number {
+  return (pool.options.max ?? POOL_SIZE_DEFAULT) >= CLAIM_LANES_MIN_POOL ? 2 : 1;
 }
