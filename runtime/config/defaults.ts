@@ -131,14 +131,13 @@ export const PREFETCH_AUTO_MAX = 1_000;
 export const LEASE_START_MARGIN_FRACTION = 0.1;
 
 /**
- * Batches of at least this many plain jobs (no unique key) are inserted through COPY and a
- * staging table when the client can COPY (node-postgres); smaller ones, keyed rows and Prisma
- * clients take the single-statement insert. Below a few thousand rows the staging table's DDL
- * costs more than COPY saves.
+ * Batches of at least this many plain jobs (no unique key) are inserted through COPY when the
+ * client can COPY (node-postgres); smaller ones, keyed rows and Prisma clients take the
+ * single-statement insert.
  */
 export const COPY_THRESHOLD_ROWS = 5_000;
 
-/** Lines of CSV per chunk written to a COPY stream. */
+/** Lines per chunk written to a COPY stream. */
 export const COPY_BATCH_ROWS = 1_000;
 
 /**
