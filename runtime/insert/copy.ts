@@ -28,11 +28,17 @@ interface IdRun {
 }
 
 /**
- * COPYs `rows` (all without a unique key) on `client`; returns their ids in order and now(). Null
+ * COPYs `rows` (all without a unique key) on `client`, calling `each` with every row's index, id
+ * and now() on the way; returns their ids in order and now(). Null
  * when this role may not take ids from the sequence (reserveJobIdsSql): nothing was written, and
  * the caller inserts the rows with the single statement instead.
  */
-export async function copyPlainRows(client: pg.ClientBase, schema: string, rows: readonly InsertRow[]): Promise<CopiedRows | null> {
+export async function copyPlainRows(
+  client: pg.ClientBase,
+  schema: string,
+  rows: readonly InsertRow[],
+  each: (index: number, id: string, nowUs: number) => void,
+): Promise<CopiedRows | null> {
   const queues = [...new Set(rows.map((r) => r.queue))];
   const own = (client as pg.Client).getTransactionStatus?.() !== "T";
   if (own) await client.query(beginSql);
@@ -44,7 +50,7 @@ export async function copyPlainRows(client: pg.ClientBase, schema: string, rows:
     }
     const ids = expandIds(runs, rows.length);
     const nowUs = Number(runs[0]!.now_us);
-    await pipeline(Readable.from(copyLines(rows, ids, nowUs)), client.query(copyFrom(copyJobsSql(schema))));
+    await pipeline(Readable.from(copyLines(rows, ids, nowUs, each)), client.query(copyFrom(copyJobsSql(schema))));
     if (own) await client.query(commitSql);
     return { ids, nowUs };
   } catch (error) {
@@ -74,17 +80,36 @@ function expandIds(runs: readonly IdRun[], count: number): string[] {
   return ids;
 }
 
-/** The rows as COPY text lines (id, queue, payload, priority, max_attempts, run_at, tags, meta, concurrency_key), in chunks of COPY_BATCH_ROWS. */
-function* copyLines(rows: readonly InsertRow[], ids: readonly string[], nowUs: number): Generator<string> {
+/**
+ * The rows as COPY text lines (id, queue, payload, priority, max_attempts, run_at, tags, meta,
+ * concurrency_key), in chunks of COPY_BATCH_ROWS, calling `each` for every row as its line is
+ * made. The stream pulls a chunk when the connection has room for it, so what `each` does (the
+ * caller builds its jobs there) runs while the database is still busy with earlier chunks,
+ * instead of after the COPY.
+ */
+function* copyLines(
+  rows: readonly InsertRow[],
+  ids: readonly string[],
+  nowUs: number,
+  each: (index: number, id: string, nowUs: number) => void,
+): Generator<string> {
   const now = timestampText(nowUs);
+  // A batch is usually of one queue: its name is escaped once, not once per row.
+  let queue = "";
+  let queueText = "";
   let chunk = "";
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
+    if (r.queue !== queue) {
+      queue = r.queue;
+      queueText = copyText(queue);
+    }
     const runAt = r.run_at ?? (r.delay_ms === null ? now : timestampText(nowUs + r.delay_ms * 1000));
     const tags = r.tags === null ? "\\N" : copyText(arrayLiteral(r.tags));
     const meta = r.metaJson === null ? "\\N" : copyText(r.metaJson);
     const key = r.concurrency_key === null ? "\\N" : copyText(r.concurrency_key);
-    chunk += `${ids[i]}\t${copyText(r.queue)}\t${copyText(r.payloadJson)}\t${r.priority}\t${r.max_attempts}\t${runAt}\t${tags}\t${meta}\t${key}\n`;
+    each(i, ids[i]!, nowUs);
+    chunk += `${ids[i]}\t${queueText}\t${copyText(r.payloadJson)}\t${r.priority}\t${r.max_attempts}\t${runAt}\t${tags}\t${meta}\t${key}\n`;
     if ((i + 1) % COPY_BATCH_ROWS === 0) {
       yield chunk;
       chunk = "";

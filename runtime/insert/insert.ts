@@ -93,8 +93,12 @@ export function prepareInsert(
   assertJsonPayload(payload, queue);
   const maxBytes = limits.maxPayloadBytes ?? MAX_PAYLOAD_BYTES_DEFAULT;
   const payloadJson = JSON.stringify(payload);
-  const bytes = Buffer.byteLength(payloadJson, "utf8");
-  if (bytes > maxBytes) fail("payload", `is ${bytes} bytes of JSON, over the limit of ${maxBytes} (maxPayloadBytes)`);
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: only JSON longer than a third of the limit
+  // can be over it, so only such JSON is counted.
+  if (payloadJson.length * 3 > maxBytes) {
+    const bytes = Buffer.byteLength(payloadJson, "utf8");
+    if (bytes > maxBytes) fail("payload", `is ${bytes} bytes of JSON, over the limit of ${maxBytes} (maxPayloadBytes)`);
+  }
 
   if (options.runAt !== undefined && options.scheduledAt !== undefined) {
     fail("options", "sets both runAt and scheduledAt; use one");
@@ -263,17 +267,17 @@ function counted<P>(jobs: InsertedJob<P>[]): InsertedJob<P>[] {
 async function writeRows<P>(db: DbClient, schema: string, rows: InsertRow[]): Promise<InsertedJob<P>[]> {
   if (rows.length >= COPY_THRESHOLD_ROWS && db.withConnection && rows.every((r) => r.unique_key === null)) {
     // Large batches of plain jobs: COPY (insert/copy.ts), which returns ids and now(), not rows.
+    const jobs = new Array<InsertedJob<P>>(rows.length);
+    const build = (i: number, id: string, nowUs: number) => {
+      jobs[i] = newJob<P>(rows[i]!, id, copiedRunAtMs(rows[i]!, nowUs), Math.floor(nowUs / 1000));
+    };
     let copied: CopiedRows | null;
     try {
-      copied = await db.withConnection((client) => copyPlainRows(client, schema, rows));
+      copied = await db.withConnection((client) => copyPlainRows(client, schema, rows, build));
     } catch (error) {
       throw toSidetrackError(error, {}, schema);
     }
-    if (copied) {
-      const { ids, nowUs } = copied;
-      const insertedAtMs = Math.floor(nowUs / 1000);
-      return rows.map((row, i) => newJob<P>(row, ids[i]!, copiedRunAtMs(row, nowUs), insertedAtMs));
-    }
+    if (copied) return jobs;
   }
   const { statementRows, updatedInBatch } = collapseDuplicates(rows);
   let byKey = await runInsert(db, schema, statementRows);
