@@ -166,9 +166,9 @@ describe("COPY bulk insert", () => {
 
   it("writes nothing and notifies nobody when the COPY fails part-way", async () => {
     const { listener, heard } = await listen();
-    // A constraint the database checks and the client does not (on new rows only): row 4,000 of
-    // the batch fails it.
-    await db.pool.query("alter table sidetrack.jobs add constraint copy_test_refuse check (payload->>'i' <> '-4000') not valid");
+    // A constraint the database checks and the client does not (on new rows only): the batch's
+    // last row but ten fails it.
+    await db.pool.query(`alter table sidetrack.jobs add constraint copy_test_refuse check (payload->>'i' <> '-${N - 11}') not valid`);
     try {
       const before = await count("bulk");
       await expect(sidetrack.insertJobs("bulk", Array.from({ length: N }, (_, i) => ({ i: -i })))).rejects.toThrow(/copy_test_refuse/);
