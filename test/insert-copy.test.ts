@@ -217,4 +217,11 @@ describe("COPY bulk insert", () => {
     expect(error).toBeInstanceOf(SidetrackMigrationError);
     await other.close();
   });
+  it("keeps ids exact past 2^53 (the last test: every later id is that large)", async () => {
+    await db.pool.query("alter table sidetrack.jobs alter column id restart with 9007199254740000");
+    const jobs = await sidetrack.insertJobs("other", Array.from({ length: N }, (_, i) => ({ i: 20_000_000 + i })));
+    const { rows } = await db.pool.query<{ id: string }>("select id::text as id from sidetrack.jobs where (payload->>'i')::int >= 20000000 order by id");
+    expect(rows.map((r) => r.id)).toEqual(jobs.map((j) => j.id));
+    expect(jobs.at(-1)!.id).toBe(String(9007199254740000n + BigInt(N) - 1n));
+  });
 });

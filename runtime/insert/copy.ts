@@ -2,7 +2,7 @@
 // of one statement parsing the whole batch out of a single JSON parameter. One statement first
 // takes the batch's ids from the table's identity sequence and reads the transaction's now();
 // with them this side knows every job's id, run_at and inserted_at without the database sending
-// 200,000 rows back. Same rows, same ids in the same order, same NOTIFY at commit, inside the
+// every row back. Same rows, same ids in the same order, same NOTIFY at commit, inside the
 // caller's transaction when it gives one.
 import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
@@ -29,9 +29,9 @@ interface IdRun {
 
 /**
  * COPYs `rows` (all without a unique key) on `client`, calling `each` with every row's index, id
- * and now() on the way; returns their ids in order and now(). Null
- * when this role may not take ids from the sequence (reserveJobIdsSql): nothing was written, and
- * the caller inserts the rows with the single statement instead.
+ * and now() on the way; returns their ids in order and now(). Null when this role may not take
+ * ids from the sequence (reserveJobIdsSql): nothing was written, and the caller inserts the rows
+ * with the single statement instead.
  */
 export async function copyPlainRows(
   client: pg.ClientBase,
