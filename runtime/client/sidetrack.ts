@@ -173,10 +173,14 @@ export class Sidetrack<Queues extends Record<string, unknown>> {
     if (!Array.isArray(items)) throw new SidetrackValidationError(`queue "${queue}": insertJobs needs an array of items`, queue);
     const { dbClient, withOptions, ...shared } = options;
     const queueOptions = this.queueOptions(queue);
-    const rows = items.map((item: unknown) => {
-      const { payload, options: own } = withOptions ? (item as InsertManyItem<Queues[K]>) : { payload: item, options: undefined };
-      return prepareInsert(queue, payload, { ...shared, ...own }, queueOptions, this.limits());
-    });
+    const limits = this.limits();
+    // Without per-item options every row reads the same options object (prepareInsert only reads it).
+    const rows = withOptions
+      ? items.map((item) => {
+          const { payload, options: own } = item as InsertManyItem<Queues[K]>;
+          return prepareInsert(queue, payload, { ...shared, ...own }, queueOptions, limits);
+        })
+      : items.map((payload) => prepareInsert(queue, payload, shared, queueOptions, limits));
     return (await insertRows<Queues[K]>(this.db(dbClient), this.schema, rows)) as InsertedJob<Queues[K], K>[];
   }
 

@@ -134,14 +134,15 @@ export const PREFETCH_AUTO_MAX = 1_000;
 export const LEASE_START_MARGIN_FRACTION = 0.1;
 
 /**
- * Batches of at least this many plain jobs (no unique key) are inserted through COPY and a
- * staging table when the client can COPY (node-postgres); smaller ones, keyed rows and Prisma
- * clients take the single-statement insert. Below a few thousand rows the staging table's DDL
- * costs more than COPY saves.
+ * Batches of at least this many plain jobs (no unique key) are inserted through COPY when the
+ * client can COPY (node-postgres); smaller ones, keyed rows and Prisma clients take the
+ * single-statement insert. COPY takes two statements more (four round trips in its own
+ * transaction against one): measured on a pool, level with the single statement at 100 to 200
+ * jobs, 6.0 against 9.4 ms at 500, 13 against 21 ms at 1,000.
  */
-export const COPY_THRESHOLD_ROWS = 5_000;
+export const COPY_THRESHOLD_ROWS = 500;
 
-/** Lines of CSV per chunk written to a COPY stream. */
+/** Lines per chunk written to a COPY stream. */
 export const COPY_BATCH_ROWS = 1_000;
 
 /**

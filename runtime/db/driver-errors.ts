@@ -64,6 +64,7 @@ export function classifyDriverError(error: unknown, endpoint: Partial<Endpoint>)
     case "3D000": // invalid_catalog_name
       return { kind: "no-database", host, port };
     case "42P01": // undefined_table: Sidetrack's tables are missing
+    case "3F000": // invalid_schema_name: so is its schema (a statement that names it in a string)
       return { kind: "not-migrated" };
     case "57P03": // cannot_connect_now: starting up or shutting down
       return { kind: "not-ready", host, port, message };

@@ -10,7 +10,7 @@ import { LIVE_STATUSES, type InsertedJob, type Job } from "../types.js";
 import { assertJsonPayload, assertJsonValue, checkText } from "./payload.js";
 import type { QueueOptions } from "../config/queue-options.js";
 import { insertJobsSql, releaseUniqueKeySql } from "../db/sql/insertJobs.js";
-import { copyPlainRows } from "./copy.js";
+import { copiedRunAtMs, copyPlainRows, type CopiedRows } from "./copy.js";
 import { countJobs } from "../telemetry/metrics.js";
 import { loadOtel, otelSettled } from "../telemetry/otel.js";
 import { endProducer, startProducer, TRACE_META_KEY, withProducer } from "../telemetry/tracing.js";
@@ -93,8 +93,12 @@ export function prepareInsert(
   assertJsonPayload(payload, queue);
   const maxBytes = limits.maxPayloadBytes ?? MAX_PAYLOAD_BYTES_DEFAULT;
   const payloadJson = JSON.stringify(payload);
-  const bytes = Buffer.byteLength(payloadJson, "utf8");
-  if (bytes > maxBytes) fail("payload", `is ${bytes} bytes of JSON, over the limit of ${maxBytes} (maxPayloadBytes)`);
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: only JSON longer than a third of the limit
+  // can be over it, so only such JSON is counted.
+  if (payloadJson.length * 3 > maxBytes) {
+    const bytes = Buffer.byteLength(payloadJson, "utf8");
+    if (bytes > maxBytes) fail("payload", `is ${bytes} bytes of JSON, over the limit of ${maxBytes} (maxPayloadBytes)`);
+  }
 
   if (options.runAt !== undefined && options.scheduledAt !== undefined) {
     fail("options", "sets both runAt and scheduledAt; use one");
@@ -261,6 +265,20 @@ function counted<P>(jobs: InsertedJob<P>[]): InsertedJob<P>[] {
 }
 
 async function writeRows<P>(db: DbClient, schema: string, rows: InsertRow[]): Promise<InsertedJob<P>[]> {
+  if (rows.length >= COPY_THRESHOLD_ROWS && db.withConnection && rows.every((r) => r.unique_key === null)) {
+    // Large batches of plain jobs: COPY (insert/copy.ts), which returns ids and now(), not rows.
+    const jobs = new Array<InsertedJob<P>>(rows.length);
+    const build = (i: number, id: string, nowUs: number) => {
+      jobs[i] = newJob<P>(rows[i]!, id, copiedRunAtMs(rows[i]!, nowUs), Math.floor(nowUs / 1000));
+    };
+    let copied: CopiedRows | null;
+    try {
+      copied = await db.withConnection((client) => copyPlainRows(client, schema, rows, build));
+    } catch (error) {
+      throw toSidetrackError(error, {}, schema);
+    }
+    if (copied) return jobs;
+  }
   const { statementRows, updatedInBatch } = collapseDuplicates(rows);
   let byKey = await runInsert(db, schema, statementRows);
   // "replace" on a running job: that job is left to finish; the key is moved off it so a new job
@@ -288,7 +306,7 @@ async function writeRows<P>(db: DbClient, schema: string, rows: InsertRow[]): Pr
     if (row.unique_key === null) {
       const r = plain[next++];
       if (!r) throw new Error("sidetrack: insert returned fewer rows than it was given");
-      return newJob<P>(row, r);
+      return newJob<P>(row, r.id!, Number(r.run_at_ms), Number(r.inserted_at_ms));
     }
     const key = keyOf(row.queue, row.unique_key);
     const found = byKey.get(key);
@@ -320,17 +338,11 @@ async function runInsert(db: DbClient, schema: string, rows: InsertRow[]): Promi
   const plainQueues = [...new Set(rows.filter((r) => r.unique_key === null).map((r) => r.queue))];
   let result: ResultRow[];
   try {
-    if (rows.length >= COPY_THRESHOLD_ROWS && db.withConnection && rows.every((r) => r.unique_key === null)) {
-      // Large batches of plain jobs: COPY through a staging table (insert/copy.ts), same result.
-      const copied = await db.withConnection((client) => copyPlainRows(client, schema, rows));
-      result = copied.map((r) => ({ ...r, job: null, inserted: true }));
-    } else {
-      result = await db.query<ResultRow>(
-        insertJobsSql(schema),
-        [statementInput(rows), jobsChannel(schema), JSON.stringify(plainQueues)],
-        `sidetrack_insert_${schema}`,
-      );
-    }
+    result = await db.query<ResultRow>(
+      insertJobsSql(schema),
+      [statementInput(rows), jobsChannel(schema), JSON.stringify(plainQueues)],
+      `sidetrack_insert_${schema}`,
+    );
   } catch (error) {
     // Inserting before migrating, or into an unreachable server: said as Sidetrack errors.
     throw toSidetrackError(error, {}, schema);
@@ -403,17 +415,17 @@ function statementInput(rows: InsertRow[]): string {
 }
 
 /** A freshly inserted job: everything but id and times is what we sent. */
-function newJob<P>(row: InsertRow, r: ResultRow): InsertedJob<P> {
+function newJob<P>(row: InsertRow, id: string, runAtMs: number, insertedAtMs: number): InsertedJob<P> {
   return {
-    id: r.id!,
+    id,
     queue: row.queue,
     payload: JSON.parse(row.payloadJson) as P,
     status: "scheduled",
     priority: row.priority,
     attempt: 0,
     maxAttempts: row.max_attempts,
-    runAt: new Date(Number(r.run_at_ms)),
-    insertedAt: new Date(Number(r.inserted_at_ms)),
+    runAt: new Date(runAtMs),
+    insertedAt: new Date(insertedAtMs),
     startedAt: null,
     completedAt: null,
     failedAt: null,
