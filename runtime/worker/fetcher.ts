@@ -14,6 +14,8 @@ export interface FreeSlots {
   total: number;
   /** The most the process holds at once (slots and lock-ahead buffer): each lane's claims take a share. */
   window: number;
+  /** Nothing is buffered and a slot is free: the process is waiting for a claim. */
+  starving: boolean;
 }
 
 export interface FetcherOptions {
@@ -194,9 +196,12 @@ export class Fetcher {
     if (!this.#mayHaveWork || (second && !this.#busy)) return undefined;
     let free = this.options.freeSlots(this.#inFlight);
     if (!free) return undefined;
+    // A second claim helps only a process that is waiting for the first: while jobs are still
+    // buffered, one lane keeps up, and claims of the whole room cost the server less per job.
+    if (second && !free.starving) return undefined;
     if (lane === "plain" && limited.size > 0) free = split(free, (queue) => !limited.has(queue));
-    // Each claim takes a lane's share of the window, so the next one can leave while it is out.
-    if (this.options.lanes > 1) free = capped(free, Math.ceil(free.window / 2));
+    // While starving, each claim takes half the window, so the second has room to leave too.
+    if (this.options.lanes > 1 && free.starving) free = capped(free, Math.ceil(free.window / 2));
     return nonEmpty(free);
   }
 
@@ -357,7 +362,7 @@ function split(free: FreeSlots, keep: (queue: string) => boolean): FreeSlots {
   });
   // No more than the kept queues can take, so a claim of a few queues reserves no more room than that.
   const room = limits.reduce((sum, limit) => sum + limit, 0);
-  return { queues, limits, total: Math.min(free.total, room), window: free.window };
+  return { ...free, queues, limits, total: Math.min(free.total, room) };
 }
 
 function anyQueueFull(jobs: Job[], free: FreeSlots): boolean {

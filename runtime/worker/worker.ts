@@ -275,7 +275,8 @@ export class Worker {
         limits.push(free);
       }
     }
-    return queues.length > 0 ? { queues, limits, total, window } : undefined;
+    const starving = this.#lockAhead.size === 0 && this.#running.size < this.#config.concurrency;
+    return queues.length > 0 ? { queues, limits, total, window, starving } : undefined;
   }
 
   /** A claim sent at `sentAt` came back: its jobs join the buffer, and start while slots are free. */
