@@ -121,10 +121,10 @@ export const RESCUE_INTERVAL_MIN_MS = 10;
  * the observed rate keeps the buffer at a few claims' worth, and at nothing for slow handlers.
  */
 export const PREFETCH_CLAIMS_AHEAD = 3;
+export const PREFETCH_AUTO_MAX = 1_000;
 
 /** A worker sends a second claim while one is in flight only when its pool has at least this many connections. */
 export const CLAIM_LANES_MIN_POOL = 4;
-export const PREFETCH_AUTO_MAX = 1_000;
 
 /**
  * A buffered job is started only while more than this fraction of its lease remains, measured
