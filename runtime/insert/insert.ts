@@ -9,7 +9,7 @@ import { MAX_INT, onDuplicateProblem, type OnDuplicate } from "../config/queue-r
 import { LIVE_STATUSES, type InsertedJob, type Job } from "../types.js";
 import { assertJsonPayload, assertJsonValue, checkText } from "./payload.js";
 import type { QueueOptions } from "../config/queue-options.js";
-import { insertJobsSql, releaseUniqueKeySql } from "../db/sql/insertJobs.js";
+import { insertJobsSql, insertPlainJobsSql, releaseUniqueKeySql } from "../db/sql/insertJobs.js";
 import { copiedRunAtMs, copyPlainRows, type CopiedRows } from "./copy.js";
 import { countJobs } from "../telemetry/metrics.js";
 import { loadOtel, otelSettled } from "../telemetry/otel.js";
@@ -336,12 +336,13 @@ interface Found {
 
 async function runInsert(db: DbClient, schema: string, rows: InsertRow[]): Promise<Map<string, Found>> {
   const plainQueues = [...new Set(rows.filter((r) => r.unique_key === null).map((r) => r.queue))];
+  const keyed = rows.some((r) => r.unique_key !== null);
   let result: ResultRow[];
   try {
     result = await db.query<ResultRow>(
-      insertJobsSql(schema),
+      keyed ? insertJobsSql(schema) : insertPlainJobsSql(schema),
       [statementInput(rows), jobsChannel(schema), JSON.stringify(plainQueues)],
-      `sidetrack_insert_${schema}`,
+      keyed ? `sidetrack_insert_${schema}` : `sidetrack_insert_plain_${schema}`,
     );
   } catch (error) {
     // Inserting before migrating, or into an unreachable server: said as Sidetrack errors.

@@ -23,20 +23,30 @@ import { AFTER_NOTIFIED, DUPLICATE_SET, LIVE_STATUS_LIST, rowJson } from "./frag
  * A conflict updates the live job as the row's `on_duplicate` says (DUPLICATE_SET); a key held by
  * a finished job inside its uniqueFor window (`held`) inserts nothing and returns that job.
  */
+/** One input row of the insert statements: an object of $1's JSON array. */
+export const INPUT_ROW = `i integer, queue text, payload jsonb, priority integer, run_at timestamptz,
+    delay_ms bigint, max_attempts integer, unique_key text, tags text[], meta jsonb,
+    on_duplicate text, unique_for_ms bigint, concurrency_key text`;
+
+/** A job without a unique key, from an input row: the columns and what goes in them. */
+export const PLAIN_COLUMNS = `(queue, payload, priority, run_at, max_attempts, tags, meta, concurrency_key)`;
+export const PLAIN_VALUES = `queue, coalesce(payload, 'null'::jsonb), priority,
+         coalesce(run_at, now() + coalesce(delay_ms, 0) * interval '1 millisecond'), max_attempts, tags, meta, concurrency_key`;
+
+/** A result row for a job without a unique key: only what the database decided (id and times). */
+export const PLAIN_RESULT = `id::text as id, (extract(epoch from run_at) * 1000)::float8 as run_at_ms,
+       (extract(epoch from inserted_at) * 1000)::float8 as inserted_at_ms, null::text as job, true as inserted`;
+
 export function insertJobsSql(schema: string): string {
   const jobs = `${quoteIdent(schema)}.jobs`;
   return `with input as (
-  select * from jsonb_to_recordset($1::jsonb) as x(
-    i integer, queue text, payload jsonb, priority integer, run_at timestamptz,
-    delay_ms bigint, max_attempts integer, unique_key text, tags text[], meta jsonb,
-    on_duplicate text, unique_for_ms bigint, concurrency_key text)
+  select * from jsonb_to_recordset($1::jsonb) as x(${INPUT_ROW})
 ), plain as (
-  insert into ${jobs} (queue, payload, priority, run_at, max_attempts, tags, meta, concurrency_key)
-  select queue, coalesce(payload, 'null'::jsonb), priority,
-         coalesce(run_at, now() + coalesce(delay_ms, 0) * interval '1 millisecond'), max_attempts, tags, meta, concurrency_key
+  insert into ${jobs} ${PLAIN_COLUMNS}
+  select ${PLAIN_VALUES}
   from input where unique_key is null
   order by i
-  returning id, queue, run_at, inserted_at
+  returning id, run_at, inserted_at
 ), first_of_key as (
   select distinct on (queue, unique_key) * from input where unique_key is not null
   order by queue, unique_key, i
@@ -66,8 +76,7 @@ export function insertJobsSql(schema: string): string {
   select pg_notify($2, queue)
   from (select jsonb_array_elements_text($3::jsonb) as queue union select queue from keyed where inserted) q
 )
-select id::text as id, (extract(epoch from run_at) * 1000)::float8 as run_at_ms,
-       (extract(epoch from inserted_at) * 1000)::float8 as inserted_at_ms, null::text as job, true as inserted
+select ${PLAIN_RESULT}
 from plain where ${AFTER_NOTIFIED}
 union all
 select null, null, null, ${rowJson("keyed")}, keyed.inserted
@@ -75,6 +84,26 @@ from keyed where ${AFTER_NOTIFIED}
 union all
 select null, null, null, ${rowJson("held")}, false
 from held where ${AFTER_NOTIFIED}`;
+}
+
+/**
+ * insertJobsSql for batches without unique keys (the common case, and every insertJob of a plain
+ * job): the same parameters and result rows, without the unique-key CTEs, which cost a one-row
+ * insert about a fifth of its round trip (0.39 -> 0.31 ms) even when they have nothing to do.
+ */
+export function insertPlainJobsSql(schema: string): string {
+  const jobs = `${quoteIdent(schema)}.jobs`;
+  return `with plain as (
+  insert into ${jobs} ${PLAIN_COLUMNS}
+  select ${PLAIN_VALUES}
+  from jsonb_to_recordset($1::jsonb) as x(${INPUT_ROW})
+  order by i
+  returning id, run_at, inserted_at
+), notified as (
+  select pg_notify($2, queue) from jsonb_array_elements_text($3::jsonb) as q(queue)
+)
+select ${PLAIN_RESULT}
+from plain where ${AFTER_NOTIFIED}`;
 }
 
 /**
