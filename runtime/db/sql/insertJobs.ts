@@ -1,6 +1,20 @@
 import { quoteIdent } from "../../config/identifiers.js";
 import { AFTER_NOTIFIED, DUPLICATE_SET, LIVE_STATUS_LIST, rowJson } from "./fragments.js";
 
+/** One input row of the insert statements: an object of $1's JSON array. */
+export const INPUT_ROW = `i integer, queue text, payload jsonb, priority integer, run_at timestamptz,
+    delay_ms bigint, max_attempts integer, unique_key text, tags text[], meta jsonb,
+    on_duplicate text, unique_for_ms bigint, concurrency_key text`;
+
+/** A job without a unique key, from an input row: the columns and what goes in them. */
+export const PLAIN_COLUMNS = `(queue, payload, priority, run_at, max_attempts, tags, meta, concurrency_key)`;
+export const PLAIN_VALUES = `queue, coalesce(payload, 'null'::jsonb), priority,
+         coalesce(run_at, now() + coalesce(delay_ms, 0) * interval '1 millisecond'), max_attempts, tags, meta, concurrency_key`;
+
+/** A result row for a job without a unique key: only what the database decided (id and times). */
+export const PLAIN_RESULT = `id::text as id, (extract(epoch from run_at) * 1000)::float8 as run_at_ms,
+       (extract(epoch from inserted_at) * 1000)::float8 as inserted_at_ms, null::text as job, true as inserted`;
+
 /**
  * Inserts a batch of jobs in one statement and notifies listeners (delivered at commit).
  * $1: JSON array of { i, queue, payload, priority, run_at, delay_ms, max_attempts, unique_key, tags,
@@ -23,20 +37,6 @@ import { AFTER_NOTIFIED, DUPLICATE_SET, LIVE_STATUS_LIST, rowJson } from "./frag
  * A conflict updates the live job as the row's `on_duplicate` says (DUPLICATE_SET); a key held by
  * a finished job inside its uniqueFor window (`held`) inserts nothing and returns that job.
  */
-/** One input row of the insert statements: an object of $1's JSON array. */
-export const INPUT_ROW = `i integer, queue text, payload jsonb, priority integer, run_at timestamptz,
-    delay_ms bigint, max_attempts integer, unique_key text, tags text[], meta jsonb,
-    on_duplicate text, unique_for_ms bigint, concurrency_key text`;
-
-/** A job without a unique key, from an input row: the columns and what goes in them. */
-export const PLAIN_COLUMNS = `(queue, payload, priority, run_at, max_attempts, tags, meta, concurrency_key)`;
-export const PLAIN_VALUES = `queue, coalesce(payload, 'null'::jsonb), priority,
-         coalesce(run_at, now() + coalesce(delay_ms, 0) * interval '1 millisecond'), max_attempts, tags, meta, concurrency_key`;
-
-/** A result row for a job without a unique key: only what the database decided (id and times). */
-export const PLAIN_RESULT = `id::text as id, (extract(epoch from run_at) * 1000)::float8 as run_at_ms,
-       (extract(epoch from inserted_at) * 1000)::float8 as inserted_at_ms, null::text as job, true as inserted`;
-
 export function insertJobsSql(schema: string): string {
   const jobs = `${quoteIdent(schema)}.jobs`;
   return `with input as (
