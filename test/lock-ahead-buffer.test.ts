@@ -1,7 +1,7 @@
 // The lock-ahead buffer's own rules, on a clock the test moves: a job whose lease may have lapsed
 // is never handed out to start; a renewal extends the deadline; the target follows the observed
-// completion rate and claim round trip, falls to nothing when completions stop, and obeys a fixed
-// size or 0.
+// completion rate (a rise at once, a fall gradually) and claim round trip, falls to nothing when
+// completions stop, and obeys a fixed size or 0.
 import { describe, expect, it } from "vitest";
 import { LockAhead } from "../runtime/worker/lock-ahead.js";
 import type { Job } from "../runtime/types.js";
@@ -51,6 +51,27 @@ describe("lock-ahead buffer", () => {
     expect(buffer.target()).toBe(300); // 10,000/s x 10 ms x 3
     t = 5_000; // no completions for a while (slow handlers): the rate decays to nothing
     for (let i = 0; i < 30; i++) {
+      t += 100;
+      buffer.target();
+    }
+    expect(buffer.target()).toBe(0);
+  });
+
+  it("follows a rising rate at once, every 20 ms, and a falling one by 30% per 100 ms", () => {
+    let t = 0;
+    const buffer = new LockAhead({ kind: "auto", max: 1_000 }, 30_000, () => t);
+    buffer.claimed(-10); // a 10 ms round trip
+    for (let i = 0; i < 20; i++) buffer.completed();
+    t = 10;
+    expect(buffer.target()).toBe(0); // under 20 ms: not sampled yet
+    t = 20; // 20 completions in 20 ms: 1,000 per second
+    expect(buffer.target()).toBe(30);
+    for (let i = 0; i < 200; i++) buffer.completed();
+    t = 40; // 200 in the next 20 ms: 10,000 per second, taken whole
+    expect(buffer.target()).toBe(300);
+    t = 140; // nothing for 100 ms: 30% of the way down
+    expect(buffer.target()).toBe(210);
+    for (let i = 0; i < 20; i++) {
       t += 100;
       buffer.target();
     }

@@ -122,6 +122,13 @@ export const RESCUE_INTERVAL_MIN_MS = 10;
  */
 export const PREFETCH_CLAIMS_AHEAD = 3;
 export const PREFETCH_AUTO_MAX = 1_000;
+/**
+ * The completion rate behind the lock-ahead target is sampled at most this often (a worker
+ * ramping up on a full queue grows its buffer with each sample, so a short period is what lets it
+ * reach full claims within a tenth of a second) and falls by this fraction of the gap per 100 ms.
+ */
+export const PREFETCH_RATE_SAMPLE_MS = 20;
+export const PREFETCH_RATE_FALL = 0.3;
 
 /** A worker sends a second claim while one is in flight only when its pool has at least this many connections. */
 export const CLAIM_LANES_MIN_POOL = 4;

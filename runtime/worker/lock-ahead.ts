@@ -7,7 +7,12 @@
 // the first to claim. Buffered jobs are leased like running ones (the heartbeat renews them);
 // each carries the local time its lease runs out, and one whose lease may have lapsed is never
 // started: another worker may already have rescued it.
-import { LEASE_START_MARGIN_FRACTION, PREFETCH_CLAIMS_AHEAD } from "../config/defaults.js";
+import {
+  LEASE_START_MARGIN_FRACTION,
+  PREFETCH_CLAIMS_AHEAD,
+  PREFETCH_RATE_FALL,
+  PREFETCH_RATE_SAMPLE_MS,
+} from "../config/defaults.js";
 import type { Prefetch } from "../config/resolve.js";
 import type { Job } from "../types.js";
 
@@ -17,6 +22,24 @@ interface Buffered {
   receivedAt: number;
   /** The local clock after which the lease may have lapsed (with the safety margin). */
   startBy: number;
+}
+
+/**
+ * Completions per second, from samples taken at most every PREFETCH_RATE_SAMPLE_MS. A rise is
+ * taken at once: a worker starting on a full queue is held back by its own window (its free
+ * slots plus the buffer the rate allows), so the rate it sees is what that window permits, and
+ * following it at once lets the buffer grow severalfold with each sample instead of creeping up
+ * over the first second of work. A fall is followed gradually, by PREFETCH_RATE_FALL of the gap
+ * per 100 ms however often it is sampled, so one slow moment (a pause, a checkpoint) does not
+ * empty the buffer, while handlers that turn slow still bring it to nothing within a second or two.
+ */
+class CompletionRate {
+  perSecond = 0;
+
+  add(sample: number, elapsedMs: number): void {
+    if (sample >= this.perSecond) this.perSecond = sample;
+    else this.perSecond -= (this.perSecond - sample) * (1 - (1 - PREFETCH_RATE_FALL) ** (elapsedMs / 100));
+  }
 }
 
 /** Exponentially weighted moving average: recent samples count most, one outlier little. */
@@ -32,7 +55,7 @@ class Ewma {
 export class LockAhead {
   readonly #buffer: Buffered[] = [];
   readonly #perQueue = new Map<string, number>();
-  readonly #rate = new Ewma();
+  readonly #rate = new CompletionRate();
   readonly #roundTripMs = new Ewma();
   #completedInWindow = 0;
   #windowStart: number;
@@ -50,7 +73,7 @@ export class LockAhead {
   target(): number {
     if (this.prefetch.kind === "fixed") return this.prefetch.size;
     this.#sampleRate();
-    const wanted = Math.floor((this.#rate.value * this.#roundTripMs.value * PREFETCH_CLAIMS_AHEAD) / 1000);
+    const wanted = Math.floor((this.#rate.perSecond * this.#roundTripMs.value * PREFETCH_CLAIMS_AHEAD) / 1000);
     return Math.min(this.prefetch.max, wanted);
   }
 
@@ -132,12 +155,12 @@ export class LockAhead {
     this.#perQueue.set(entry!.job.queue, this.bufferedOf(entry!.job.queue) - 1);
   }
 
-  /** Folds the completions counted since the last sample into the rate, at most every 100 ms. */
+  /** Folds the completions counted since the last sample into the rate, at most every PREFETCH_RATE_SAMPLE_MS. */
   #sampleRate(): void {
     const now = this.now();
     const elapsed = now - this.#windowStart;
-    if (elapsed < 100) return;
-    this.#rate.add((this.#completedInWindow * 1000) / elapsed);
+    if (elapsed < PREFETCH_RATE_SAMPLE_MS) return;
+    this.#rate.add((this.#completedInWindow * 1000) / elapsed, elapsed);
     this.#completedInWindow = 0;
     this.#windowStart = now;
   }
