@@ -1,3 +1,4 @@
+import pg from "pg";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { runMigrations, Sidetrack, type Job, type SidetrackConfig } from "../runtime/index.js";
 import { fetchJobsSql } from "../runtime/db/sql/fetchJobs.js";
@@ -428,6 +429,49 @@ describe("test helpers", () => {
     expect(await s.runJobs({ queue: "work", includeFutureJobs: true })).toBe(3);
     expect((await s.getJob(failing.id))).toMatchObject({ status: "failed", attempt: 3 });
     expect((await s.listJobs({ queue: "other" }))[0]!.status).toBe("scheduled");
+  });
+});
+
+describe("an application's own pool", () => {
+  it("its jsonb parser changes nothing a handler sees (claims send jsonb and read it as text)", async () => {
+    await freshSchema();
+    // A parser an application might set for its own queries: jsonb revived into values of its own.
+    const types = {
+      getTypeParser: (oid: number, format?: "text" | "binary") =>
+        oid === pg.types.builtins.JSONB ? (t: string) => ({ revived: t }) : pg.types.getTypeParser(oid, format),
+    } as pg.CustomTypesConfig;
+    const pool = new pg.Pool({ connectionString: db.url, max: 4, types });
+    const seen: Job<{ n: number }>[] = [];
+    const worker = make({
+      databaseOptions: { pool },
+      queues: {
+        work: {
+          maxAttempts: 2,
+          backoff: { base: 10, max: 10 },
+          handler: (job) => {
+            seen.push(job);
+            if (job.attempt === 1) throw new Error("first attempt fails");
+          },
+        },
+        other: {},
+      },
+    });
+    try {
+      await worker.start();
+      const inserted = await worker.insertJob("work", { n: 1 }, { priority: 3, meta: { from: "test" } });
+      await nextEvent(worker, "job:completed", (j) => j.id === inserted.id);
+      expect(seen.map((j) => j.attempt)).toEqual([1, 2]);
+      expect(seen[1]).toMatchObject({ payload: { n: 1 }, priority: 3, maxAttempts: 2, meta: { from: "test" }, snoozes: 0 });
+      expect(seen[1]!.errors).toMatchObject([{ attempt: 1, message: "first attempt fails" }]);
+      expect(seen[1]!.errors[0]!.at).toBeInstanceOf(Date);
+      await worker.stop();
+      const inline = await worker.insertJob("work", { n: 2 });
+      await worker.runJob(inline.id);
+      expect(seen[2]).toMatchObject({ payload: { n: 2 }, attempt: 1 });
+    } finally {
+      await worker.stop({ grace: 0 });
+      await pool.end();
+    }
   });
 });
 

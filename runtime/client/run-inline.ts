@@ -2,7 +2,7 @@
 // with no polling, writing each outcome at once with the same SQL and rules as the worker.
 import type pg from "pg";
 import type { RunnableQueue } from "../config/resolve.js";
-import { parseClaimedJob, type ClaimedRow } from "../db/rows.js";
+import { CLAIMED_ROW_TYPES, parseClaimedJob, type ClaimedRow } from "../db/rows.js";
 import { claimJobByIdSql, claimJobsForTestSql } from "../db/sql/fetchJobs.js";
 import { readQueueOfJobSql } from "../db/sql/readJobs.js";
 import { SidetrackError, SidetrackValidationError } from "../errors.js";
@@ -34,7 +34,11 @@ export async function runJobInline(ctx: InlineContext, id: string): Promise<bool
   const [row] = (await ctx.pool.query<{ queue: string }>(readQueueOfJobSql(ctx.schema), [id])).rows;
   if (!row) return false;
   requireHandler(ctx, row.queue, `runJob(${JSON.stringify(id)})`);
-  const { rows } = await ctx.pool.query<ClaimedRow>(claimJobByIdSql(ctx.schema), [ctx.workerId, ctx.leaseMs, id]);
+  const { rows } = await ctx.pool.query<ClaimedRow>({
+    text: claimJobByIdSql(ctx.schema),
+    types: CLAIMED_ROW_TYPES,
+    values: [ctx.workerId, ctx.leaseMs, id],
+  });
   return (await runClaimed(ctx, rows)) > 0;
 }
 
@@ -48,7 +52,11 @@ export async function runJobsInline(ctx: InlineContext, queue: string | undefine
   if (queues.length === 0) return 0;
   let count = 0;
   for (;;) {
-    const { rows } = await ctx.pool.query<ClaimedRow>(claimJobsForTestSql(ctx.schema), [ctx.workerId, ctx.leaseMs, queues, includeFutureJobs, 1]);
+    const { rows } = await ctx.pool.query<ClaimedRow>({
+      text: claimJobsForTestSql(ctx.schema),
+      types: CLAIMED_ROW_TYPES,
+      values: [ctx.workerId, ctx.leaseMs, queues, includeFutureJobs, 1],
+    });
     const ran = await runClaimed(ctx, rows);
     if (ran === 0) return count;
     count += ran;

@@ -1,6 +1,7 @@
 // Rows as the database returns them → the objects users see. Every statement that returns jobs
 // or schedules returns each as JSON text (rowJson in sql/fragments.ts) or, for claims, as the
 // narrow CLAIMED_FROM_CTE; this file is the one place that reads them.
+import pg from "pg";
 import type { CronSchedule, Job, JobStatus } from "../types.js";
 
 interface JobRecord {
@@ -62,6 +63,20 @@ export function parseJob<Payload = unknown>(json: string): Job<Payload> {
   };
 }
 
+/**
+ * The type parsers a claim's rows are read with (its query's `types`): jsonb columns (payload,
+ * errors, meta) arrive as the text PostgreSQL's output function made, for parseClaimedJob to
+ * parse, and every other column as pg's defaults parse it, whatever parsers the application set
+ * on a pool it gave. Claims send jsonb as it is: a `::text` cast in the statement made the same
+ * text and then copied it twice more on the server (10 KB payloads: 30.5 against 22 µs of
+ * backend CPU per claimed job).
+ */
+export const CLAIMED_ROW_TYPES: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === pg.types.builtins.JSONB ? (text: string) => text : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig["getTypeParser"],
+};
+
+/** A claim's row (CLAIMED_FROM_CTE), read with CLAIMED_ROW_TYPES. */
 export interface ClaimedRow {
   id: string;
   queue: string;

@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { parseClaimedJob, type ClaimedRow } from "../db/rows.js";
+import { CLAIMED_ROW_TYPES, parseClaimedJob, type ClaimedRow } from "../db/rows.js";
 import type { Job } from "../types.js";
 import { FailureBackoff, sleep } from "./backoff.js";
 import { fetchJobsSql } from "../db/sql/fetchJobs.js";
@@ -225,6 +225,7 @@ export class Fetcher {
           // Named: parsed and planned once per connection, not on every claim.
           name: this.options.preparedStatements ? `sidetrack_fetch_${this.options.schema}` : undefined,
           text: this.#sql,
+          types: CLAIMED_ROW_TYPES,
           values: [
             this.options.workerId,
             this.options.leaseMs,
@@ -333,6 +334,7 @@ export class Fetcher {
         const { rows } = await client.query<ClaimedRow>({
           name: this.options.preparedStatements ? `sidetrack_claim_limited${perKey ? "_key" : ""}_${this.options.schema}` : undefined,
           text: perKey ? this.#limitedSql.perKey : this.#limitedSql.plain,
+          types: CLAIMED_ROW_TYPES,
           values: [this.options.workerId, this.options.leaseMs, policy.name, want],
         });
         for (const row of rows) jobs.push(parseClaimedJob(row));

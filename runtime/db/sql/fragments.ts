@@ -46,11 +46,12 @@ export const AFTER_NOTIFIED = `(select count(*) from notified) >= 0`;
  * The columns are what a running job needs, cheap to produce and to read (about three times
  * cheaper than `rowJson` on the hot path). Times travel as epoch milliseconds, through
  * date_part, which yields float8: `extract` yields numeric, whose arithmetic cost the claim
- * about a tenth of its server time. The JSON columns stay jsonb inside the CTE, as stored
- * (compressed when large), and become text only in the final select: converted inside, 500
- * claimed jobs of 10 KB made a 5 MB tuplestore that spilled to a temporary file (over
- * work_mem) on every claim. The two lists name the same columns in the same order
- * (test/sql-fragments.test.ts). Parsed by parseClaimedJob in db/rows.ts.
+ * about a tenth of its server time. The JSON columns stay jsonb throughout, as stored
+ * (compressed when large), and are sent as jsonb: text made inside the CTE (500 claimed jobs of
+ * 10 KB) was a 5 MB tuplestore that spilled to a temporary file (over work_mem) on every claim,
+ * and a cast to text in the final select copied each value twice more than the output function
+ * alone. The two lists name the same columns in the same order (test/sql-fragments.test.ts).
+ * Read with CLAIMED_ROW_TYPES and parsed by parseClaimedJob, in db/rows.ts.
  */
 export const CLAIMED_COLUMNS_IN_CTE = `j.id::text as id, j.queue, j.payload, j.priority, j.attempt, j.max_attempts, j.unique_key, j.locked_by,
   date_part('epoch', j.run_at) * 1000 as run_at_ms,
@@ -60,10 +61,9 @@ export const CLAIMED_COLUMNS_IN_CTE = `j.id::text as id, j.queue, j.payload, j.p
   case when j.attempt > 1 then j.errors end as errors, j.snoozes, j.tags, j.meta`;
 
 /** The final select of a claim over its `claimed` CTE (see CLAIMED_COLUMNS_IN_CTE). */
-export const CLAIMED_FROM_CTE = `claimed.id, claimed.queue, claimed.payload::text as payload, claimed.priority, claimed.attempt,
+export const CLAIMED_FROM_CTE = `claimed.id, claimed.queue, claimed.payload, claimed.priority, claimed.attempt,
   claimed.max_attempts, claimed.unique_key, claimed.locked_by, claimed.run_at_ms, claimed.inserted_at_ms,
-  claimed.started_at_ms, claimed.locked_until_ms, claimed.errors::text as errors, claimed.snoozes, claimed.tags,
-  claimed.meta::text as meta`;
+  claimed.started_at_ms, claimed.locked_until_ms, claimed.errors, claimed.snoozes, claimed.tags, claimed.meta`;
 
 /** One null per column of CLAIMED_FROM_CTE: the claim's extra row that carries no job. */
 export const NO_CLAIMED_COLUMNS = `null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null`;
