@@ -239,9 +239,11 @@ describe("SQL builders interpolate only quoted identifiers", () => {
   const files = readdirSync(sqlDir).filter((f) => f.endsWith(".ts"));
   // Constant SQL fragments exported anywhere in runtime/ (e.g. a column list): template literals
   // without any interpolation, so nothing a caller passes can be in them.
-  const fragments = new Set(
-    walk(runtimeDir).flatMap((f) => [...code(f).matchAll(/export const ([A-Z][A-Z0-9_]*) = `([^`]*)`/g)].filter((m) => !m[2]!.includes("${")).map((m) => m[1]!)),
-  );
+  // And numeric constants of runtime/config/defaults.ts (a claim's bound), which no caller sets.
+  const fragments = new Set([
+    ...walk(runtimeDir).flatMap((f) => [...code(f).matchAll(/export const ([A-Z][A-Z0-9_]*) = `([^`]*)`/g)].filter((m) => !m[2]!.includes("${")).map((m) => m[1]!)),
+    ...[...code(join(runtimeDir, "config", "defaults.ts")).matchAll(/export const ([A-Z][A-Z0-9_]*) = [\d_]+;/g)].map((m) => m[1]!),
+  ]);
 
   it.each(files)("runtime/db/sql/%s", (file) => {
     expect(sqlBuilderProblems(code(join(sqlDir, file)), fragments)).toEqual([]);
@@ -256,12 +258,20 @@ describe("SQL builders interpolate only quoted identifiers", () => {
       "  const jobs = `${quoteIdent(schema)}.jobs`;",
       "  return `select * from ${jobs} where id = ${String(globalThis.id)} and ${jobJson(alias)}`;",
       "}",
+      "function partsSql(schema: string, id: string): string {",
+      "  const where = id ? `where id = ${id}` : \"\";",
+      "  const bound = id;",
+      "  return `select * from jobs ${where} ${bound} limit ${LIMIT}`;",
+      "}",
     ].join("\n");
     expect(sqlBuilderProblems(bad, fragments)).toEqual([
       "byQueueSql(schema: string, queue: string) takes something other than the schema",
       "${queue} is not a quoted identifier",
       "${String(globalThis.id)} is not a quoted identifier",
       "${jobJson(alias)} is not a quoted identifier",
+      "${id} is not a quoted identifier",
+      "${bound} is not a quoted identifier",
+      "${LIMIT} is not a quoted identifier",
     ]);
   });
 
@@ -301,6 +311,9 @@ function sqlBuilderProblems(source: string, fragments: Set<string>): string[] {
   const problems: string[] = [];
   // Table names bound in the file: const jobs = `${quoteIdent(schema)}.jobs`
   const tables = new Set([...source.matchAll(/const (\w+) = `\$\{quoteIdent\(schema\)\}\.\w+`;/g)].map((m) => m[1]!));
+  // Parts of a statement bound in the file, whole or under a condition with nothing otherwise:
+  // const perKeyCtes = perKey ? `…` : "". What they interpolate is checked below like the rest.
+  const parts = new Set([...source.matchAll(/const (\w+) = (?:\w+\s*\?\s*`[^`]*`\s*:\s*""|`[^`]*`);/g)].map((m) => m[1]!));
   // SQL builders take the schema (or, for row-to-JSON fragments, a table alias), never a value.
   for (const m of source.matchAll(/export function (\w+)\(([^)]*)\)/g)) {
     const [, name, params] = m;
@@ -312,6 +325,7 @@ function sqlBuilderProblems(source: string, fragments: Set<string>): string[] {
     const ok =
       expression === "quoteIdent(schema)" ||
       tables.has(expression) ||
+      parts.has(expression) ||
       fragments.has(expression) ||
       // a choice between two constant fragments: `perKey ? PICK_PER_KEY : PICK_IN_ORDER`
       ((c) => c !== null && fragments.has(c[1]!) && fragments.has(c[2]!))(/^\w+ \? ([A-Z][A-Z0-9_]*) : ([A-Z][A-Z0-9_]*)$/.exec(expression)) ||

@@ -2,6 +2,7 @@ import pg from "pg";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { runMigrations, Sidetrack, type Job, type SidetrackConfig } from "../runtime/index.js";
 import { fetchJobsSql } from "../runtime/db/sql/fetchJobs.js";
+import { CLAIM_MAX_PER_QUEUE } from "../runtime/config/defaults.js";
 import { createTestDatabase, type TestDatabase } from "./support/database.js";
 import { deferred, nextEvent } from "./support/events.js";
 
@@ -81,6 +82,21 @@ describe("running jobs", () => {
     await worker.start();
     await nextEvent(worker, "job:completed");
     expect(runAts[0]!).toBeGreaterThanOrEqual(future.runAt.getTime() - 50);
+  });
+
+  it(`claims at most ${CLAIM_MAX_PER_QUEUE} jobs of a queue at once, and a claim that brings that many back counts as full`, async () => {
+    await freshSchema();
+    const jobs = CLAIM_MAX_PER_QUEUE * 4;
+    let ran = 0;
+    // More slots than one claim takes, and no poll to fall back on: if a capped claim counted as
+    // drained, the rest would wait for the next NOTIFY or poll tick.
+    const worker = make({ concurrency: CLAIM_MAX_PER_QUEUE * 3, prefetch: 0, pollInterval: 600_000, queues: { work: { handler: () => void ran++ }, other: {} } });
+    await client().insertJobs("work", Array.from({ length: jobs }, (_, n) => ({ n })));
+    const { rows: before } = await db.pool.query(`select count(*)::int as n from ${schema}.jobs where status = 'scheduled'`);
+    expect(before[0].n).toBe(jobs);
+    await worker.start();
+    await expect.poll(() => ran, { timeout: 30_000, interval: 50 }).toBe(jobs);
+    await expect.poll(async () => (await db.pool.query(`select count(*)::int as n from ${schema}.jobs where status = 'completed'`)).rows[0].n).toBe(jobs);
   });
 
   it("respects per-queue and per-process concurrency", async () => {

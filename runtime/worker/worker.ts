@@ -12,6 +12,7 @@ import { JobRun, type Outcome } from "./job-run.js";
 import { LockAhead } from "./lock-ahead.js";
 import { SidetrackError, type AbortReason } from "../errors.js";
 import {
+  CLAIM_MAX_PER_QUEUE,
   DRAIN_DEADLINE_MS,
   HEARTBEAT_FLOOR_MS,
   HEARTBEAT_FRACTION,
@@ -268,8 +269,10 @@ export class Worker {
       // Limited queues are not claimed ahead: a buffered job would hold one of their
       // cluster-wide slots (or rate-limit starts) without running. Nor asked for beyond their
       // global concurrency, so a limited claim in flight holds no more of the room than it can use.
+      // And never more of one queue than a claim takes (CLAIM_MAX_PER_QUEUE), so a claim that
+      // brings that many back counts as full.
       const most = q.limited ? Math.min(q.concurrency, q.globalConcurrency ?? q.concurrency) : q.concurrency + ahead;
-      const free = Math.min(total, most - held);
+      const free = Math.min(total, most - held, CLAIM_MAX_PER_QUEUE);
       if (free > 0) {
         queues.push(q.name);
         limits.push(free);

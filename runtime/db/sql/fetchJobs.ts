@@ -1,3 +1,4 @@
+import { CLAIM_MAX_PER_QUEUE } from "../../config/defaults.js";
 import { quoteIdent } from "../../config/identifiers.js";
 import { BUFFERED_START, COMPLETED_SET } from "./completeJobs.js";
 import { LIMITED_POLICY } from "./queues.js";
@@ -19,6 +20,11 @@ import { CLAIM_SET, CLAIMED_COLUMNS_IN_CTE, CLAIMED_FROM_CTE, JOB_ID_SQL_PATTERN
  * prepared statement after five executions, and a claim is no longer planned again each time
  * (0.15-0.2 ms per claim, about a third of its execution time for 50 rows). The plan has no
  * alternative shapes to pick badly between: an index scan per queue, a sort, a TID scan.
+ *
+ * Each queue's candidates are also cut at CLAIM_MAX_PER_QUEUE, a constant the planner sees:
+ * with only the parameter limit it estimates a tenth of the queue's ready jobs, so the claim's
+ * cost grew with the backlog and crossed jit_above_cost at about 200,000 ready jobs, after which
+ * every claim was JIT-compiled. The worker never asks one queue for more (freeSlots).
  *
  * A queue whose policy row is paused or limited gets no candidates here (limit 0): paused
  * queues are not claimed, limited ones only through claimLimitedSql. The row is read FOR KEY
@@ -49,11 +55,13 @@ export function fetchJobsSql(schema: string): string {
     where p.name = q.name for key share
   ) policy on true
   cross join lateral (
-    select ctid, id, priority, run_at from ${jobs}
-    where queue = q.name and status in ${READY_STATUS_LIST} and run_at <= now()
-    order by priority, run_at, id
-    limit case when policy.blocked then 0 else q.lim end
-    for update skip locked
+    select * from (
+      select ctid, id, priority, run_at from ${jobs}
+      where queue = q.name and status in ${READY_STATUS_LIST} and run_at <= now()
+      order by priority, run_at, id
+      limit case when policy.blocked then 0 else q.lim end
+      for update skip locked
+    ) locked limit ${CLAIM_MAX_PER_QUEUE}
   ) c
 ), claimed as (
   update ${jobs} j

@@ -83,9 +83,15 @@ order by n.name`;
  * claimed, in name order (no deadlock between workers). Claimers of one limited queue then take
  * turns, and the claim statement after it runs on a snapshot that sees every claim committed
  * before: counting running jobs there is race-free. $1 queue names. Returns the policies.
+ *
+ * It also turns JIT compilation off for the rest of the transaction (`set_config(..., true)`,
+ * as SET LOCAL, without a round trip of its own). The claims' estimates grow with the backlog and
+ * with the number of keys, and past jit_above_cost PostgreSQL compiles the statement on every
+ * execution: tens of milliseconds for a claim that runs in a fraction of one.
  */
 export function lockQueuePoliciesSql(schema: string): string {
-  return `select name, paused, global_concurrency, concurrency_per_key, rate_limit, rate_per_ms::text as rate_per_ms
+  return `select name, paused, global_concurrency, concurrency_per_key, rate_limit, rate_per_ms::text as rate_per_ms,
+  set_config('jit', 'off', true) as jit
 from ${quoteIdent(schema)}.queues where name = any($1::text[])
 order by name
 for no key update`;
@@ -124,8 +130,10 @@ export const PICK_PER_KEY = `select id from (
  * sliding window, kept in recent_starts). With a per-key limit it also skips jobs whose key is
  * at its limit, taking later jobs of other keys instead (no head-of-line blocking): `keys` walks
  * the distinct keys with ready jobs through jobs_key_fetch_idx (one index probe per key, not a
- * read of every ready job), and `keyed_ready` takes each key's first jobs. Those two CTEs are
- * referenced only by PICK_PER_KEY, and PostgreSQL does not run an unreferenced plain CTE.
+ * read of every ready job), and `keyed_ready` takes each key's first jobs (perKeyCtes). Only
+ * the per-key statement has them: PostgreSQL plans a recursive CTE even when nothing reads it,
+ * and its estimate alone (over 350,000 on a queue of 20,000 jobs) made the plain statement's
+ * cost cross jit_above_cost, so every claim was JIT-compiled (~18 ms).
  *
  * The claim time is clock_timestamp() after the lock (now() would be the transaction's start,
  * before waiting): it is the job's started_at and the time the rate window records.
@@ -134,6 +142,27 @@ export const PICK_PER_KEY = `select id from (
 function limitedClaim(schema: string, perKey: boolean): string {
   const jobs = `${quoteIdent(schema)}.jobs`;
   const queues = `${quoteIdent(schema)}.queues`;
+  // The per-key CTEs (see above), in the per-key statement only.
+  const perKeyCtes = perKey
+    ? `keys as (
+        select min(concurrency_key) as k from ${jobs}
+        where queue = $3 and concurrency_key is not null and status in ${READY_STATUS_LIST}
+        union all
+        select (select min(concurrency_key) from ${jobs}
+                where queue = $3 and concurrency_key > keys.k and status in ${READY_STATUS_LIST})
+        from keys where keys.k is not null
+      ), keyed_ready as (
+        select r.id, r.priority, r.run_at from keys
+        cross join lateral (
+          select id, priority, run_at from ${jobs}
+          where queue = $3 and concurrency_key = keys.k and status in ${READY_STATUS_LIST} and run_at <= now()
+          order by priority, run_at, id
+          limit greatest(0, (select per_key from budget)
+            - (select count(*) from ${jobs} where queue = $3 and status = 'running' and concurrency_key = keys.k))
+        ) r
+        where keys.k is not null
+      ), `
+    : "";
   return `with recursive params as materialized (
   select $3::text as name, $4::int as free, clock_timestamp() as at
 ), budget as materialized (
@@ -144,24 +173,7 @@ function limitedClaim(schema: string, perKey: boolean): string {
         where t > params.at - p.rate_per_ms * interval '1 millisecond')::int)) as n,
     coalesce(p.concurrency_per_key, 2147483647) as per_key
   from params join ${queues} p on p.name = params.name
-), keys as (
-  select min(concurrency_key) as k from ${jobs}
-  where queue = $3 and concurrency_key is not null and status in ${READY_STATUS_LIST}
-  union all
-  select (select min(concurrency_key) from ${jobs}
-          where queue = $3 and concurrency_key > keys.k and status in ${READY_STATUS_LIST})
-  from keys where keys.k is not null
-), keyed_ready as (
-  select r.id, r.priority, r.run_at from keys
-  cross join lateral (
-    select id, priority, run_at from ${jobs}
-    where queue = $3 and concurrency_key = keys.k and status in ${READY_STATUS_LIST} and run_at <= now()
-    order by priority, run_at, id
-    limit greatest(0, (select per_key from budget)
-      - (select count(*) from ${jobs} where queue = $3 and status = 'running' and concurrency_key = keys.k))
-  ) r
-  where keys.k is not null
-), ready as (
+), ${perKeyCtes}ready as (
   select id, priority, run_at, concurrency_key from ${jobs}
   where queue = $3 and status in ${READY_STATUS_LIST} and run_at <= now()
   order by priority, run_at, id
