@@ -57,7 +57,7 @@ describe("lock-ahead buffer", () => {
     expect(buffer.target()).toBe(0);
   });
 
-  it("follows a rising rate at once, every 20 ms, and a falling one by 30% per 100 ms", () => {
+  it("samples every 20 ms over the last 100 ms, follows a rise at once and a fall by 30% per 100 ms", () => {
     let t = 0;
     const buffer = new LockAhead({ kind: "auto", max: 1_000 }, 30_000, () => t);
     buffer.claimed(-10); // a 10 ms round trip
@@ -66,16 +66,34 @@ describe("lock-ahead buffer", () => {
     expect(buffer.target()).toBe(0); // under 20 ms: not sampled yet
     t = 20; // 20 completions in 20 ms: 1,000 per second
     expect(buffer.target()).toBe(30);
-    for (let i = 0; i < 200; i++) buffer.completed();
-    t = 40; // 200 in the next 20 ms: 10,000 per second, taken whole
-    expect(buffer.target()).toBe(300);
-    t = 140; // nothing for 100 ms: 30% of the way down
+    const targets: number[] = [];
+    for (let k = 0; k < 5; k++) {
+      for (let i = 0; i < 200; i++) buffer.completed();
+      t += 20; // 200 every 20 ms: 10,000 per second, reached once it spans the window
+      targets.push(buffer.target());
+    }
+    expect(targets).toEqual([165, 210, 232, 246, 300]);
+    t += 100; // nothing for 100 ms: 30% of the way down
     expect(buffer.target()).toBe(210);
     for (let i = 0; i < 20; i++) {
       t += 100;
       buffer.target();
     }
     expect(buffer.target()).toBe(0);
+  });
+
+  it("counts handlers that finish together over the window, not as a burst", () => {
+    let t = 0;
+    const buffer = new LockAhead({ kind: "auto", max: 1_000 }, 30_000, () => t);
+    buffer.claimed(-10);
+    for (let k = 0; k < 4; k++) {
+      t += 20;
+      buffer.target(); // 80 ms without completions
+    }
+    for (let i = 0; i < 50; i++) buffer.completed(); // a claim's slow jobs, all done at once
+    t += 20;
+    // 50 in the last 100 ms: 500 per second (as 50 in one 20 ms sample, 2,500), x 10 ms x 3.
+    expect(buffer.target()).toBe(15);
   });
 
   it("honours the cap, a fixed size and 0", () => {

@@ -125,9 +125,11 @@ export const PREFETCH_AUTO_MAX = 1_000;
 /**
  * The completion rate behind the lock-ahead target is sampled at most this often (a worker
  * ramping up on a full queue grows its buffer with each sample, so a short period is what lets it
- * reach full claims within a tenth of a second) and falls by this fraction of the gap per 100 ms.
+ * reach full claims within a tenth of a second), measured over the newest samples spanning the
+ * window, and falls by this fraction of the gap per 100 ms.
  */
 export const PREFETCH_RATE_SAMPLE_MS = 20;
+export const PREFETCH_RATE_WINDOW_MS = 100;
 export const PREFETCH_RATE_FALL = 0.3;
 
 /**

@@ -12,6 +12,7 @@ import {
   PREFETCH_CLAIMS_AHEAD,
   PREFETCH_RATE_FALL,
   PREFETCH_RATE_SAMPLE_MS,
+  PREFETCH_RATE_WINDOW_MS,
 } from "../config/defaults.js";
 import type { Prefetch } from "../config/resolve.js";
 import type { Job } from "../types.js";
@@ -59,6 +60,8 @@ export class LockAhead {
   readonly #roundTripMs = new Ewma();
   #completedInWindow = 0;
   #windowStart: number;
+  /** The newest samples of completions, oldest first (see #sampleRate). */
+  readonly #recent: { completed: number; ms: number }[] = [];
 
   constructor(
     private readonly prefetch: Prefetch,
@@ -155,13 +158,22 @@ export class LockAhead {
     this.#perQueue.set(entry!.job.queue, this.bufferedOf(entry!.job.queue) - 1);
   }
 
-  /** Folds the completions counted since the last sample into the rate, at most every PREFETCH_RATE_SAMPLE_MS. */
+  /**
+   * Folds the completions counted since the last sample into the rate, at most every
+   * PREFETCH_RATE_SAMPLE_MS, as the rate over the newest samples that span PREFETCH_RATE_WINDOW_MS:
+   * handlers that finish together (slow jobs started by one claim) then count as what they are
+   * over the window, not as a burst of one sample.
+   */
   #sampleRate(): void {
     const now = this.now();
     const elapsed = now - this.#windowStart;
     if (elapsed < PREFETCH_RATE_SAMPLE_MS) return;
-    this.#rate.add((this.#completedInWindow * 1000) / elapsed, elapsed);
+    this.#recent.push({ completed: this.#completedInWindow, ms: elapsed });
     this.#completedInWindow = 0;
     this.#windowStart = now;
+    let ms = this.#recent.reduce((sum, sample) => sum + sample.ms, 0);
+    while (ms - this.#recent[0]!.ms >= PREFETCH_RATE_WINDOW_MS) ms -= this.#recent.shift()!.ms;
+    const completed = this.#recent.reduce((sum, sample) => sum + sample.completed, 0);
+    this.#rate.add((completed * 1000) / ms, elapsed);
   }
 }
