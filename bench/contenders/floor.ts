@@ -9,6 +9,10 @@ import { count } from "./sidetrack.js";
  * claims while the other completes. `batch` is how many jobs one claim takes:
  * - 500, as many as graphile-worker's local queue holds: the floor the ratios are taken to;
  * - "slots": the worker's concurrency: the floor at the claim size of a worker without lock-ahead.
+ * Handlers that take time run at most `concurrency` at once per process, both loops sharing the
+ * slots, as in every queue compared with it: the jobs of a claim of 500 wait their turn instead
+ * of all waiting out their 5 ms together (which made the slow shape's floor a floor of ten
+ * times the concurrency).
  */
 export function floor(name: string, batch: number | "slots"): Contender {
   return {
@@ -35,6 +39,7 @@ export function floor(name: string, batch: number | "slots"): Contender {
     async startWorker(url, concurrency, onJob, handlerMs) {
       const limit = batch === "slots" ? concurrency : batch;
       const pool = new pg.Pool({ connectionString: url, max: 2 });
+      const slot = slots(concurrency);
       let running = true;
       const loop = async () => {
         while (running) {
@@ -46,7 +51,7 @@ export function floor(name: string, batch: number | "slots"): Contender {
             await new Promise((r) => setTimeout(r, 20));
             continue;
           }
-          if (handlerMs > 0) await Promise.all(rows.map((r) => handle(onJob, r.payload.i, handlerMs)));
+          if (handlerMs > 0) await Promise.all(rows.map((r) => slot(() => handle(onJob, r.payload.i, handlerMs))));
           else for (const r of rows) onJob(r.payload.i);
           await pool.query("update floor.jobs set status = 2 where id = any($1::bigint[])", [rows.map((r) => r.id)]);
         }
@@ -61,5 +66,22 @@ export function floor(name: string, batch: number | "slots"): Contender {
     async remaining(url) {
       return count(url, "select count(*)::int as n from floor.jobs where status <> 2");
     },
+  };
+}
+
+/** Runs what it is given at most `n` at a time, in the order given. */
+function slots(n: number): (run: () => void | Promise<void>) => Promise<void> {
+  let free = n;
+  const waiting: (() => void)[] = [];
+  return async (run) => {
+    if (free > 0) free--;
+    else await new Promise<void>((resolve) => waiting.push(resolve));
+    try {
+      await run();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else free++;
+    }
   };
 }
