@@ -8,6 +8,27 @@ import type { Job } from "../runtime/types.js";
 
 const job = (id: string, queue = "q") => ({ id, queue }) as Job;
 
+/** An "auto" buffer (at most `max`) on a clock the test moves, with what the tests do to it. */
+function autoBuffer(max = 1_000) {
+  const clock = { t: 0 };
+  const buffer = new LockAhead({ kind: "auto", max }, 30_000, () => clock.t);
+  return {
+    buffer,
+    clock,
+    /** `n` handlers finish now. */
+    complete: (n: number) => {
+      for (let i = 0; i < n; i++) buffer.completed();
+    },
+    /** Moves the clock on by `ms` in 100 ms steps without completions, sampling at each. */
+    idle: (ms: number) => {
+      for (let left = ms; left > 0; left -= 100) {
+        clock.t += 100;
+        buffer.target();
+      }
+    },
+  };
+}
+
 describe("lock-ahead buffer", () => {
   it("never hands out a job once 90% of its lease has passed since the claim was sent, and reports it", () => {
     let t = 0;
@@ -42,66 +63,56 @@ describe("lock-ahead buffer", () => {
   });
 
   it("sizes itself from completions per second x claim round trip x 3, and shrinks to nothing", () => {
-    let t = 0;
-    const buffer = new LockAhead({ kind: "auto", max: 1_000 }, 30_000, () => t);
+    const { buffer, clock, complete, idle } = autoBuffer();
     expect(buffer.target()).toBe(0); // nothing observed yet
     buffer.claimed(-10); // a 10 ms round trip
-    for (let i = 0; i < 1_000; i++) buffer.completed();
-    t = 100; // 1,000 completions in 100 ms: 10,000 per second
+    complete(1_000);
+    clock.t = 100; // 1,000 completions in 100 ms: 10,000 per second
     expect(buffer.target()).toBe(300); // 10,000/s x 10 ms x 3
-    t = 5_000; // no completions for a while (slow handlers): the rate decays to nothing
-    for (let i = 0; i < 30; i++) {
-      t += 100;
-      buffer.target();
-    }
+    clock.t = 5_000; // no completions for a while (slow handlers): the rate decays to nothing
+    idle(3_000);
     expect(buffer.target()).toBe(0);
   });
 
   it("samples every 20 ms over the last 100 ms, follows a rise at once and a fall by 30% per 100 ms", () => {
-    let t = 0;
-    const buffer = new LockAhead({ kind: "auto", max: 1_000 }, 30_000, () => t);
+    const { buffer, clock, complete, idle } = autoBuffer();
     buffer.claimed(-10); // a 10 ms round trip
-    for (let i = 0; i < 20; i++) buffer.completed();
-    t = 10;
+    complete(20);
+    clock.t = 10;
     expect(buffer.target()).toBe(0); // under 20 ms: not sampled yet
-    t = 20; // 20 completions in 20 ms: 1,000 per second
+    clock.t = 20; // 20 completions in 20 ms: 1,000 per second
     expect(buffer.target()).toBe(30);
     const targets: number[] = [];
     for (let k = 0; k < 5; k++) {
-      for (let i = 0; i < 200; i++) buffer.completed();
-      t += 20; // 200 every 20 ms: 10,000 per second, reached once it spans the window
+      complete(200);
+      clock.t += 20; // 200 every 20 ms: 10,000 per second, reached once it spans the window
       targets.push(buffer.target());
     }
     expect(targets).toEqual([165, 210, 232, 246, 300]);
-    t += 100; // nothing for 100 ms: 30% of the way down
+    clock.t += 100; // nothing for 100 ms: 30% of the way down
     expect(buffer.target()).toBe(210);
-    for (let i = 0; i < 20; i++) {
-      t += 100;
-      buffer.target();
-    }
+    idle(2_000);
     expect(buffer.target()).toBe(0);
   });
 
   it("counts handlers that finish together over the window, not as a burst", () => {
-    let t = 0;
-    const buffer = new LockAhead({ kind: "auto", max: 1_000 }, 30_000, () => t);
+    const { buffer, clock, complete } = autoBuffer();
     buffer.claimed(-10);
     for (let k = 0; k < 4; k++) {
-      t += 20;
+      clock.t += 20;
       buffer.target(); // 80 ms without completions
     }
-    for (let i = 0; i < 50; i++) buffer.completed(); // a claim's slow jobs, all done at once
-    t += 20;
+    complete(50); // a claim's slow jobs, all done at once
+    clock.t += 20;
     // 50 in the last 100 ms: 500 per second (as 50 in one 20 ms sample, 2,500), x 10 ms x 3.
     expect(buffer.target()).toBe(15);
   });
 
   it("honours the cap, a fixed size and 0", () => {
-    let t = 0;
-    const capped = new LockAhead({ kind: "auto", max: 50 }, 30_000, () => t);
+    const { buffer: capped, clock, complete } = autoBuffer(50);
     capped.claimed(-10);
-    for (let i = 0; i < 1_000; i++) capped.completed();
-    t = 100;
+    complete(1_000);
+    clock.t = 100;
     expect(capped.target()).toBe(50);
     expect(new LockAhead({ kind: "fixed", size: 7 }, 30_000).target()).toBe(7);
     expect(new LockAhead({ kind: "fixed", size: 0 }, 30_000).target()).toBe(0);
