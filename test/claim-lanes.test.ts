@@ -1,7 +1,8 @@
 // Two claims in flight per worker process: under load the process's claims run on two backends at
 // once, yet together they never hold more jobs than its slots and lock-ahead buffer allow; with a
-// pool too small for two, one claim at a time; a limited queue's claim waiting its turn on the
-// policy row holds up no claim of the other queues. Checked from what PostgreSQL recorded (a trigger
+// pool too small for two, one claim at a time; while every slot is busy a claim waits for a
+// claim's worth of room, and the completions it would carry wait for it only moments; a limited
+// queue's claim waiting its turn on the policy row holds up no claim of the other queues. Checked from what PostgreSQL recorded (a trigger
 // on the jobs table stamps each claimed row with the claiming backend, the statement's start and
 // clock_timestamp()) and from what the handlers recorded, not from the engine's counters.
 import pg from "pg";
@@ -78,6 +79,8 @@ async function overlappingClaims(schema: string): Promise<number> {
 
 const HELD_JOBS = 3_000;
 
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 describe("claim lanes", () => {
   it("under load one process has two claims running at once, on two backends", async () => {
     const schema = "busy";
@@ -145,6 +148,52 @@ describe("claim lanes", () => {
     // The bound is reached: the buffer is in use, so the check above measures the lanes' sum.
     expect(rows[0]!.most).toBeGreaterThan(5);
     expect(await overlappingClaims(schema)).toBeGreaterThan(0);
+  });
+
+  it("while every slot is busy, a claim waits for half the buffer's room: concurrency 10 + prefetch 20, jobs of 2 to 14 ms", async () => {
+    const schema = "cadence";
+    await prepare(schema);
+    await insert(schema, 400);
+    // Handlers of different lengths free slots one at a time, as real handlers do.
+    const s = worker(schema, { concurrency: 10, prefetch: 20, handler: (job) => sleep(2 + (Number(job.id) % 5) * 3) });
+    await s.start();
+    await drained(schema, 400);
+    await s.stop({ grace: 5_000 });
+    const { rows } = await db.pool.query<{ size: number }>(
+      `select count(*)::int as size from ${schema}.claims group by pid, statement_at order by min(claimed_at)`,
+    );
+    const sizes = rows.map((r) => r.size);
+    console.log(`[figure] jobs per claim: ${sizes.join(" ")}`);
+    // Claimed at each job's end, most claims took one or two jobs. Now only the claims while a
+    // slot is free (the first ones, and those near the end) may take fewer than 10.
+    const small = sizes.filter((n) => n < 10).length;
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(400);
+    expect(small).toBeLessThanOrEqual(6);
+  });
+
+  it("a claim held back for room holds a finished job's completion for moments only", async () => {
+    const schema = "held_completion";
+    await prepare(schema);
+    await insert(schema, 1); // the first claimed (claims take jobs in insertion order here)
+    await insert(schema, 19);
+    let release!: () => void;
+    const latch = new Promise<void>((resolve) => (release = resolve));
+    const first = (await db.pool.query<{ id: string }>(`select min(id)::text as id from ${schema}.jobs`)).rows[0]!.id;
+    // Two slots and a buffer of 10: once the first job ends, a buffered one takes its slot, the
+    // room (1) is short of a claim's worth (5), and no other job ends until the test says so.
+    const s = worker(schema, { concurrency: 2, prefetch: 10, handler: (job) => (job.id === first ? Promise.resolve() : latch) });
+    await s.start();
+    try {
+      await expect
+        .poll(async () => (await db.pool.query(`select status from ${schema}.jobs where id = $1`, [first])).rows[0].status, { timeout: 10_000, interval: 50 })
+        .toBe("completed");
+      const running = await db.pool.query(`select count(*)::int as n from ${schema}.jobs where status = 'running'`);
+      expect(running.rows[0].n).toBeGreaterThan(2); // the buffer was in use while the completion waited
+    } finally {
+      release();
+    }
+    await drained(schema, 20);
+    await s.stop({ grace: 5_000 });
   });
 
   it("a limited claim waiting its turn on the policy row holds up no claim of the other queues", async () => {

@@ -133,6 +133,18 @@ export const PREFETCH_RATE_WINDOW_MS = 100;
 export const PREFETCH_RATE_FALL = 0.3;
 
 /**
+ * While every slot is busy, a worker claims once the room in its lock-ahead buffer reaches this
+ * fraction of the buffer, not as soon as one job finishes. Handlers that take a while free slots
+ * one at a time, and claiming at each left every claim with the few jobs that finished during one
+ * round trip (5 ms handlers, 50 slots: about 25), each a statement of its own on both sides. The
+ * rest of the buffer covers the claim's round trip. Completions waiting for that claim are
+ * written on their own once the oldest has waited CLAIM_HOLD_COMPLETIONS_MS, so a claim held
+ * back never holds an outcome back for long.
+ */
+export const PREFETCH_CLAIM_AT = 0.5;
+export const CLAIM_HOLD_COMPLETIONS_MS = 20;
+
+/**
  * A claim takes at most this many jobs of one queue. Larger claims are no cheaper per job, and
  * the claim statement states the bound as a constant: its per-queue limit is otherwise a
  * parameter the planner cannot see, so it estimates a tenth of the queue's ready jobs, and past

@@ -146,6 +146,8 @@ export interface CompleterOptions {
  */
 export class Completer implements ClaimCompletions {
   #completed: Completion[] = [];
+  /** performance.now() when #completed last went from empty to not (see waitingSince()). */
+  #completedSince = 0;
   /** Completions with output or progress: never carried by the claim, which writes the state only. */
   #completedWithData: CompletionData[] = [];
   #snoozed: SnoozedAttempt[] = [];
@@ -165,6 +167,7 @@ export class Completer implements ClaimCompletions {
   }
 
   complete(job: Job, bufferedMs = 0): void {
+    if (this.#completed.length === 0) this.#completedSince = performance.now();
     this.#completed.push({ job, bufferedMs });
     if (!this.#claimsWrite) this.#kick();
   }
@@ -190,6 +193,10 @@ export class Completer implements ClaimCompletions {
     if (!on) this.flush();
   }
 
+  waitingSince(): number | undefined {
+    return this.#completed.length > 0 ? this.#completedSince : undefined;
+  }
+
   /** Hands the completions waiting now to a claim that will write them. */
   takeForClaim(): Completion[] {
     const completions = this.#completed.splice(0);
@@ -206,6 +213,7 @@ export class Completer implements ClaimCompletions {
   /** The claim holding `completions` failed: they wait for the next write. */
   claimFailed(completions: readonly Completion[]): void {
     this.#inClaim.delete(completions);
+    if (this.#completed.length === 0) this.#completedSince = performance.now();
     this.#completed.unshift(...completions);
     this.flush();
   }

@@ -6,6 +6,7 @@ import { fetchJobsSql } from "../db/sql/fetchJobs.js";
 import { claimLimitedPerKeySql, claimLimitedSql, lockQueuePoliciesSql } from "../db/sql/queues.js";
 import { inTransaction } from "../db/clients.js";
 import type { Completion } from "./completer.js";
+import { CLAIM_HOLD_COMPLETIONS_MS } from "../config/defaults.js";
 
 /** What the fetcher may claim right now: per-queue limits and the process total. */
 export interface FreeSlots {
@@ -16,6 +17,8 @@ export interface FreeSlots {
   window: number;
   /** Nothing is buffered and a slot is free: the process is waiting for a claim. */
   starving: boolean;
+  /** The fewest jobs worth a claim now: while `total` is below it, the claim waits for more room (PREFETCH_CLAIM_AT). */
+  least: number;
 }
 
 export interface FetcherOptions {
@@ -46,6 +49,8 @@ export interface FetcherOptions {
  */
 export interface ClaimCompletions {
   claimsWriteCompletions(on: boolean): void;
+  /** performance.now() when the oldest completion waiting for a claim arrived; undefined when none waits. */
+  waitingSince(): number | undefined;
   takeForClaim(): Completion[];
   claimCommitted(completions: readonly Completion[], completed: ReadonlySet<string>): void;
   claimFailed(completions: readonly Completion[]): void;
@@ -80,10 +85,15 @@ type Lane = "all" | "plain" | "limited";
  * newest claim came back full) and there is room. Wake-ups that arrive during a claim fold into
  * one follow-up claim, so a burst of notifications never becomes a burst of queries.
  *
+ * While every slot is busy, the claim waits until the room is worth one (`least`, a share of the
+ * lock-ahead buffer), so a worker whose jobs take a while claims in batches instead of after each
+ * job that finishes.
+ *
  * Each claim of unlimited queues also writes the completions that arrived since the previous
  * one, so a busy worker sends one statement per cycle. Whenever a lane wakes and will not claim
  * while no such claim is in flight, it hands them to the completer to write on their own, so a
- * completion never waits for work to arrive.
+ * completion never waits for work to arrive; only a claim held back for room keeps them, and for
+ * CLAIM_HOLD_COMPLETIONS_MS at most.
  */
 export class Fetcher {
   /**
@@ -104,6 +114,10 @@ export class Fetcher {
    * unlimited queues (slots freed, full batches) skip it and keep their pace.
    */
   #limitedMayHaveWork = true;
+  /** The first lane holds its claim back until the room is worth one (see FreeSlots.least). */
+  #holding = false;
+  /** Wakes the lanes when completions waiting for a held claim have waited long enough. */
+  #holdTimer: NodeJS.Timeout | undefined;
   /** Claims in flight that carry completions (all but the limited lane's). */
   #carryingInFlight = 0;
   readonly #inFlightPerQueue = new Map<string, number>();
@@ -136,6 +150,7 @@ export class Fetcher {
   async stop(): Promise<void> {
     this.#running = false;
     clearInterval(this.#poll);
+    clearTimeout(this.#holdTimer);
     this.#wakeLanes();
     await Promise.all(this.#lanes);
     this.options.completions?.claimsWriteCompletions(false);
@@ -169,10 +184,12 @@ export class Fetcher {
 
   /** `second`: the second plain lane, which claims only while the queues are busy. */
   async #run(lane: Lane, second: boolean): Promise<void> {
+    const first = lane !== "limited" && !second;
     while (this.#running) {
       const free = this.#wanted(lane, second);
-      if (!free) {
-        if (this.#carryingInFlight === 0) this.options.completions?.flush();
+      if (first) this.#holding = free === "hold";
+      if (free === undefined || free === "hold") {
+        if (this.#carryingInFlight === 0) this.#writeCompletions();
         await new Promise<void>((resolve) => this.#waiting.push(resolve));
         // Let every job that finishes in this turn of the event loop free its slot first, so
         // the next claim fills them all in one statement instead of one claim per slot.
@@ -184,8 +201,24 @@ export class Fetcher {
     }
   }
 
-  /** What `lane` should claim now, if anything. */
-  #wanted(lane: Lane, second: boolean): FreeSlots | undefined {
+  /**
+   * Completions waiting for no claim in flight: written on their own now, unless the first lane
+   * holds a claim back for room and the oldest has waited less than CLAIM_HOLD_COMPLETIONS_MS
+   * (the lanes are woken when it has).
+   */
+  #writeCompletions(): void {
+    const completions = this.options.completions;
+    const since = completions?.waitingSince();
+    const left = since === undefined ? 0 : since + CLAIM_HOLD_COMPLETIONS_MS - performance.now();
+    if (!this.#holding || left <= 0) return completions?.flush();
+    this.#holdTimer ??= setTimeout(() => {
+      this.#holdTimer = undefined;
+      this.#wakeLanes();
+    }, left);
+  }
+
+  /** What `lane` should claim now, if anything; "hold": there is room, but not yet a claim's worth. */
+  #wanted(lane: Lane, second: boolean): FreeSlots | "hold" | undefined {
     const limited = this.options.limitedQueues;
     if (lane === "limited") {
       if (!this.#limitedMayHaveWork) return undefined;
@@ -199,6 +232,7 @@ export class Fetcher {
     // A second claim helps only a process that is waiting for the first: while jobs are still
     // buffered, one lane keeps up, and claims of the whole room cost the server less per job.
     if (second && !free.starving) return undefined;
+    if (free.total < free.least) return "hold";
     if (lane === "plain" && limited.size > 0) free = split(free, (queue) => !limited.has(queue));
     // While starving, each claim takes half the window, so the second has room to leave too.
     if (this.options.lanes > 1 && free.starving) free = capped(free, Math.ceil(free.window / 2));

@@ -21,6 +21,7 @@ import {
   WORKER_LOCK_GRACE_MS,
   CLAIM_LANES_MIN_POOL,
   POOL_SIZE_DEFAULT,
+  PREFETCH_CLAIM_AT,
 } from "../config/defaults.js";
 import { WorkerRegistry } from "./registry.js";
 import { renewLeasesSql } from "../db/sql/renewLeases.js";
@@ -278,8 +279,11 @@ export class Worker {
         limits.push(free);
       }
     }
-    const starving = this.#lockAhead.size === 0 && this.#running.size < this.#config.concurrency;
-    return queues.length > 0 ? { queues, limits, total, window, starving } : undefined;
+    const busy = this.#running.size >= this.#config.concurrency;
+    const starving = this.#lockAhead.size === 0 && !busy;
+    // Only while no slot is free: a job of another queue waiting for a free slot is claimed at once.
+    const least = busy ? Math.floor(ahead * PREFETCH_CLAIM_AT) : 0;
+    return queues.length > 0 ? { queues, limits, total, window, starving, least } : undefined;
   }
 
   /** A claim sent at `sentAt` came back: its jobs join the buffer, and start while slots are free. */
