@@ -8,6 +8,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runMigrations, Sidetrack } from "../runtime/index.js";
+import { sleep } from "../runtime/worker/backoff.js";
 import { createTestDatabase, type TestDatabase } from "./support/database.js";
 
 type Queues = { work: { n: number }; limited?: { n: number } };
@@ -78,8 +79,6 @@ async function overlappingClaims(schema: string): Promise<number> {
 }
 
 const HELD_JOBS = 3_000;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 describe("claim lanes", () => {
   it("under load one process has two claims running at once, on two backends", async () => {
