@@ -73,6 +73,36 @@ describe("running jobs", () => {
     expect(order).toEqual([3, 2, 4, 1]);
   });
 
+  /**
+   * Six jobs inserted lowest priority first, so the table's physical order is the reverse of claim
+   * order (the rows of one claim come back in the order the update wrote them unless the claim
+   * sorts them), run by a worker of `concurrency` whose queue has `options`: the order they started in.
+   */
+  async function startOrderOfReversed(concurrency: number, options: { prefetch?: number; globalConcurrency?: number }): Promise<number[]> {
+    await freshSchema();
+    for (let n = 1; n <= 6; n++) await client().insertJob("work", { n }, { priority: 7 - n });
+    const order: number[] = [];
+    const { prefetch, globalConcurrency } = options;
+    const worker = make({
+      concurrency,
+      ...(prefetch === undefined ? {} : { prefetch }),
+      queues: { work: { globalConcurrency, handler: (job) => void order.push(job.payload.n) }, other: {} },
+    });
+    const allDone = new Promise<void>((resolve) => worker.on("job:completed", () => order.length === 6 && resolve()));
+    await worker.start();
+    await allDone;
+    return order;
+  }
+
+  it("runs the jobs of one claim in claim order, whatever their order in the table", async () => {
+    // One slot and a buffer of 10: the first claim takes all six (half the window), which then start one by one.
+    expect(await startOrderOfReversed(1, { prefetch: 10 })).toEqual([6, 5, 4, 3, 2, 1]);
+  });
+
+  it("starts the jobs of a limited claim in claim order", async () => {
+    expect(await startOrderOfReversed(6, { globalConcurrency: 6 })).toEqual([6, 5, 4, 3, 2, 1]);
+  });
+
   it("does not run a job before its runAt (polling picks it up after)", async () => {
     await freshSchema();
     const c = client();

@@ -2,7 +2,7 @@ import { CLAIM_MAX_PER_QUEUE } from "../../config/defaults.js";
 import { quoteIdent } from "../../config/identifiers.js";
 import { BUFFERED_START, COMPLETED_SET } from "./completeJobs.js";
 import { LIMITED_POLICY } from "./queues.js";
-import { CLAIM_SET, CLAIMED_COLUMNS_IN_CTE, CLAIMED_FROM_CTE, JOB_ID_SQL_PATTERN, NO_CLAIMED_COLUMNS, READY_STATUS_LIST } from "./fragments.js";
+import { CLAIM_ORDER_IN_CTE, CLAIM_SET, CLAIMED_COLUMNS_IN_CTE, CLAIMED_FROM_CTE, JOB_ID_SQL_PATTERN, NO_CLAIMED_COLUMNS, READY_STATUS_LIST } from "./fragments.js";
 
 /**
  * Claims ready jobs in one statement. Each queue is read through its own slice of the fetch
@@ -69,7 +69,7 @@ export function fetchJobsSql(schema: string): string {
   where j.ctid = any(array(select ctid from candidates order by priority, run_at, id limit (select total from params)))
   returning ${CLAIMED_COLUMNS_IN_CTE}
 )
-select ${CLAIMED_FROM_CTE}, null::text[] as completed_ids from claimed
+(select ${CLAIMED_FROM_CTE}, null::text[] as completed_ids from claimed ${CLAIM_ORDER_IN_CTE})
 union all
 select ${NO_CLAIMED_COLUMNS}, array(select id::text from done)`;
 }
@@ -109,5 +109,5 @@ export function claimJobsForTestSql(schema: string): string {
   )
   returning ${CLAIMED_COLUMNS_IN_CTE}
 )
-select ${CLAIMED_FROM_CTE} from claimed`;
+select ${CLAIMED_FROM_CTE} from claimed ${CLAIM_ORDER_IN_CTE}`;
 }

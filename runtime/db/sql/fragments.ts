@@ -65,6 +65,14 @@ export const CLAIMED_FROM_CTE = `claimed.id, claimed.queue, claimed.payload, cla
   claimed.max_attempts, claimed.unique_key, claimed.locked_by, claimed.run_at_ms, claimed.inserted_at_ms,
   claimed.started_at_ms, claimed.locked_until_ms, claimed.errors, claimed.snoozes, claimed.tags, claimed.meta`;
 
+/**
+ * A claim's rows in claim order (priority, run_at, id), for the final select over its `claimed`
+ * CTE. The update returns rows in the table's physical order, not the order they were picked in,
+ * and the worker starts a claim's jobs in the order they arrive: without this, a job inserted
+ * earlier at a lower priority ran before the higher-priority jobs claimed with it.
+ */
+export const CLAIM_ORDER_IN_CTE = `order by claimed.priority, claimed.run_at_ms, claimed.id::bigint`;
+
 /** One null per column of CLAIMED_FROM_CTE: the claim's extra row that carries no job. */
 export const NO_CLAIMED_COLUMNS = `null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null`;
 

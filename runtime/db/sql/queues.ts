@@ -1,5 +1,5 @@
 import { quoteIdent } from "../../config/identifiers.js";
-import { AFTER_NOTIFIED, CLAIMED_COLUMNS_IN_CTE, CLAIMED_FROM_CTE, READY_STATUS_LIST } from "./fragments.js";
+import { AFTER_NOTIFIED, CLAIM_ORDER_IN_CTE, CLAIMED_COLUMNS_IN_CTE, CLAIMED_FROM_CTE, READY_STATUS_LIST } from "./fragments.js";
 
 /** A policy row (`p`) limits claims, so only the limited claim path may take its jobs, when any of these is set. */
 export const LIMITED_POLICY = `(p.global_concurrency is not null or p.concurrency_per_key is not null or p.rate_limit is not null)`;
@@ -199,5 +199,5 @@ function limitedClaim(schema: string, perKey: boolean): string {
   from params
   where p.name = params.name and p.rate_limit is not null and exists (select 1 from claimed)
 )
-select ${CLAIMED_FROM_CTE} from claimed`;
+select ${CLAIMED_FROM_CTE} from claimed ${CLAIM_ORDER_IN_CTE}`;
 }
