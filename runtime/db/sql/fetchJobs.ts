@@ -2,7 +2,7 @@ import { CLAIM_MAX_PER_QUEUE } from "../../config/defaults.js";
 import { quoteIdent } from "../../config/identifiers.js";
 import { BUFFERED_START, COMPLETED_SET } from "./completeJobs.js";
 import { LIMITED_POLICY } from "./queues.js";
-import { CLAIM_ORDER_IN_CTE, CLAIM_SET, CLAIMED_COLUMNS_IN_CTE, CLAIMED_FROM_CTE, JOB_ID_SQL_PATTERN, LEASED_TO_PARAM_1, NO_CLAIMED_COLUMNS, READY_STATUS_LIST } from "./fragments.js";
+import { CLAIM_ORDER_IN_CTE, CLAIM_SET, CLAIMED_COLUMNS_IN_CTE, CLAIMED_FROM_CTE, JOB_ID_SQL_PATTERN, NO_CLAIMED_COLUMNS, READY_STATUS_LIST } from "./fragments.js";
 
 /**
  * Claims ready jobs in one statement. Each queue is read through its own slice of the fetch
@@ -45,7 +45,7 @@ export function fetchJobsSql(schema: string): string {
 ), done as (
   update ${jobs} j set ${COMPLETED_SET}, ${BUFFERED_START}
   from params cross join lateral unnest(params.done_ids, params.done_buffered_ms) as d(id, buffered_ms)
-  where j.id = d.id and ${LEASED_TO_PARAM_1}
+  where j.id = d.id and j.status = 'running' and j.locked_by = $1
   returning j.id
 ), candidates as (
   select c.ctid, c.priority, c.run_at, c.id

@@ -1,5 +1,4 @@
 import { quoteIdent } from "../../config/identifiers.js";
-import { LEASED_TO_PARAM_2 } from "./fragments.js";
 
 /**
  * Records a running job's progress. Guarded like completion (`status = 'running' and locked_by =
@@ -7,7 +6,7 @@ import { LEASED_TO_PARAM_2 } from "./fragments.js";
  * $1 id, $2 worker id, $3 progress JSON.
  */
 export function writeProgressSql(schema: string): string {
-  return `update ${quoteIdent(schema)}.jobs j
+  return `update ${quoteIdent(schema)}.jobs
 set progress = $3::jsonb
-where j.id = $1::bigint and ${LEASED_TO_PARAM_2}`;
+where id = $1::bigint and status = 'running' and locked_by = $2`;
 }
