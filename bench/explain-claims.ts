@@ -33,7 +33,7 @@ async function explain(label: string, sql: string, params: unknown[], lock?: str
   if (process.env.PLANS) console.log(plan);
 }
 await explain("previous release claim, plain queue, 50 rows", previousReleaseFetchSql("ex"), ["w", 30000, ["plain"], [50], 50, []]);
-await explain("plain claim (policy row FOR KEY SHARE), 50 rows", fetchJobsSql("ex"), ["w", 30000, ["plain"], [50], 50, [], []]);
+await explain("plain claim (policy row FOR KEY SHARE), 50 rows", fetchJobsSql("ex"), ["w", 30000, ["plain"], [50], 50, [], [], "ex.jobs"]);
 await explain("limited claim, globalConcurrency 5", claimLimitedSql("ex"), ["w", 30000, "global", 50], ["global"]);
 await explain("limited claim, rateLimit 1000/1s, 50 rows", claimLimitedSql("ex"), ["w", 30000, "rate", 50], ["rate"]);
 await explain("limited claim, concurrencyPerKey 1, 50 keys, 100k ready", claimLimitedPerKeySql("ex"), ["w", 30000, "perkey", 50], ["perkey"]);

@@ -84,7 +84,7 @@ describe("pause is race-free", () => {
     await inserter.insertJobs("free", [{}, {}, {}], { dbClient: db.pool });
     await setQueuePaused(db.pool, "free", false, { schema }); // gives the queue its row, as start() would
     const claim = (client: { query: typeof db.pool.query }) =>
-      client.query<{ id: string | null }>(fetchJobsSql(schema), ["w", 30_000, ["free"], [1], 1, [], []]);
+      client.query<{ id: string | null }>(fetchJobsSql(schema), ["w", 30_000, ["free"], [1], 1, [], [], `${schema}.jobs`]);
     const inFlight = await db.pool.connect();
     await inFlight.query("begin");
     expect((await claim(inFlight)).rows.filter((r) => r.id !== null)).toHaveLength(1);

@@ -56,7 +56,7 @@ describe("JIT compilation", () => {
   it(`the plain claim stays under jit_above_cost with ${BACKLOG.toLocaleString("en")} ready jobs`, async () => {
     const client = await db.pool.connect();
     try {
-      const lines = await plan(client, fetchJobsSql(schema), ["w", 30_000, ["plain"], [500], 500, [], []]);
+      const lines = await plan(client, fetchJobsSql(schema), ["w", 30_000, ["plain"], [500], 500, [], [], `${schema}.jobs`]);
       expect(jitted(lines)).toBe(false);
     } finally {
       client.release();

@@ -296,12 +296,15 @@ describe("completions carried by the claim", () => {
     await db.pool.query(`update ${schema}.jobs set status = 'running', attempt = 1, locked_by = 'other', locked_until = now() + interval '1 minute' where id = $1`, [theirs!.id]);
     await db.pool.query(`update ${schema}.jobs set status = 'cancelled', cancelled_at = now(), finalized_at = now() where id = $1`, [cancelled!.id]);
 
-    const { rows } = await db.pool.query(fetchJobsSql(schema), ["me", 60_000, ["work"], [10], 10, [mine!.id, theirs!.id, cancelled!.id], [0, 0, 0]]);
+    const { rows } = await db.pool.query(fetchJobsSql(schema), ["me", 60_000, ["work"], [10], 10, [mine!.id, theirs!.id, cancelled!.id], [0, 0, 0], `${schema}.jobs`]);
     const claimed = rows.filter((r) => r.completed_ids === null).map((r) => r.id);
     const report = rows.filter((r) => r.completed_ids !== null);
     expect(claimed).toEqual([ready!.id]);
     expect(report).toHaveLength(1);
     expect(report[0].completed_ids).toEqual([mine!.id]);
+    // ...and the table's size, which names the worker's statements (worker/statement-names.ts).
+    const { rows: size } = await db.pool.query(`select pg_relation_size('${schema}.jobs')::float8 as bytes`);
+    expect(report[0].jobs_table_bytes).toBe(size[0].bytes);
 
     const status = async (id: string) => (await c.getJob(id))!;
     expect(await status(mine!.id)).toMatchObject({ status: "completed", lockedBy: null });
@@ -310,7 +313,7 @@ describe("completions carried by the claim", () => {
     expect(await status(ready!.id)).toMatchObject({ status: "running", lockedBy: "me", attempt: 1 });
 
     // Nothing to carry and nothing to claim: still one row, with an empty list.
-    const { rows: empty } = await db.pool.query(fetchJobsSql(schema), ["me", 60_000, ["work"], [10], 10, [], []]);
+    const { rows: empty } = await db.pool.query(fetchJobsSql(schema), ["me", 60_000, ["work"], [10], 10, [], [], `${schema}.jobs`]);
     expect(empty).toEqual([expect.objectContaining({ id: null, completed_ids: [] })]);
   });
 });

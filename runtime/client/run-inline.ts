@@ -10,6 +10,7 @@ import type { Job } from "../types.js";
 import { writeCompleted, writeCompletedWithData, writeFailed, writeSnoozed, type OutcomeTarget } from "../worker/completer.js";
 import { runHandler } from "../worker/job-run.js";
 import { outcomeWrite } from "../worker/outcomes.js";
+import { StatementNames } from "../worker/statement-names.js";
 import { ProgressReporter } from "../worker/progress.js";
 import { writeProgressSql } from "../db/sql/progressJobs.js";
 import type { Logger, SidetrackEvents } from "../types.js";
@@ -74,7 +75,7 @@ function requireHandler(ctx: InlineContext, queue: string, call: string): void {
 
 /** Runs claimed jobs one after another, writing each outcome at once; returns how many ran. */
 async function runClaimed(ctx: InlineContext, rows: ClaimedRow[]): Promise<number> {
-  const target: OutcomeTarget = { pool: ctx.pool, schema: ctx.schema, workerId: ctx.workerId, preparedStatements: false };
+  const target: OutcomeTarget = { pool: ctx.pool, schema: ctx.schema, workerId: ctx.workerId, names: new StatementNames(ctx.schema, false) };
   for (const row of rows) {
     const job: Job = parseClaimedJob(row);
     // Only queues with a handler are claimed, so this is always found.

@@ -8,6 +8,7 @@ import { completeJobsSql, completeJobsWithOutputSql } from "../db/sql/completeJo
 import { failJobsSql } from "../db/sql/failJobs.js";
 import { snoozeJobsSql } from "../db/sql/snoozeJobs.js";
 import { UnrecoverableError } from "../errors.js";
+import type { StatementNames } from "./statement-names.js";
 
 export interface AttemptError {
   attempt: number;
@@ -71,18 +72,18 @@ export function snoozedAttempt(job: Job, delayMs: number, maxSnoozes: number): S
   return { job, delayMs, maxSnoozes, error: { attempt: job.attempt, message } };
 }
 
-/** Where and as whom outcomes are written; `preparedStatements` names them (prepared once per connection). */
+/** Where and as whom outcomes are written; `names` names their statements (prepared once per connection). */
 export interface OutcomeTarget {
   pool: pg.Pool;
   schema: string;
   workerId: string;
-  preparedStatements: boolean;
+  names: StatementNames;
 }
 
 /** Marks jobs completed (see completeJobsSql for the guard). Returns the ids that were completed. */
 export async function writeCompleted(target: OutcomeTarget, completions: readonly Completion[]): Promise<Set<string>> {
   const { rows } = await target.pool.query<{ id: string }>({
-    name: target.preparedStatements ? `sidetrack_complete_${target.schema}` : undefined,
+    name: target.names.of("complete"),
     text: completeJobsSql(target.schema),
     values: [completions.map((c) => c.job.id), target.workerId, completions.map((c) => c.bufferedMs)],
   });
@@ -96,7 +97,7 @@ export async function writeFailed(
 ): Promise<Map<string, "retrying" | "failed">> {
   const input = JSON.stringify(failures.map((f) => ({ id: f.job.id, delay_ms: f.delayMs, buffered_ms: f.bufferedMs, error: f.error, final: f.final })));
   const { rows } = await target.pool.query<{ id: string; status: "retrying" | "failed" }>({
-    name: target.preparedStatements ? `sidetrack_fail_${target.schema}` : undefined,
+    name: target.names.of("fail"),
     text: failJobsSql(target.schema),
     values: [input, target.workerId],
   });
@@ -108,7 +109,7 @@ export async function writeCompletedWithData(target: OutcomeTarget, completions:
   // The JSON texts were checked and measured already; they are spliced in as they are.
   const input = `[${completions.map((c) => `{"id":${JSON.stringify(c.job.id)},"output":${c.output ?? "null"},"progress":${c.progress ?? "null"},"buffered_ms":${c.bufferedMs}}`).join(",")}]`;
   const { rows } = await target.pool.query<{ id: string }>({
-    name: target.preparedStatements ? `sidetrack_complete_output_${target.schema}` : undefined,
+    name: target.names.of("complete_output"),
     text: completeJobsWithOutputSql(target.schema),
     values: [input, target.workerId],
   });
@@ -119,7 +120,7 @@ export async function writeCompletedWithData(target: OutcomeTarget, completions:
 export async function writeSnoozed(target: OutcomeTarget, snoozes: readonly SnoozedAttempt[]): Promise<Map<string, "scheduled" | "failed">> {
   const input = JSON.stringify(snoozes.map((s) => ({ id: s.job.id, delay_ms: s.delayMs, max_snoozes: s.maxSnoozes, error: s.error })));
   const { rows } = await target.pool.query<{ id: string; status: "scheduled" | "failed" }>({
-    name: target.preparedStatements ? `sidetrack_snooze_${target.schema}` : undefined,
+    name: target.names.of("snooze"),
     text: snoozeJobsSql(target.schema),
     values: [input, target.workerId],
   });
@@ -130,7 +131,7 @@ export interface CompleterOptions {
   pool: pg.Pool;
   schema: string;
   workerId: string;
-  preparedStatements: boolean;
+  names: StatementNames;
   onCompleted: (job: Job) => void;
   onFailed: (job: Job, status: "retrying" | "failed", thrown: unknown) => void;
   /** `failed`: the job was over its maxSnoozes; `error` says so. */
@@ -163,7 +164,7 @@ export class Completer implements ClaimCompletions {
   readonly #target: OutcomeTarget;
 
   constructor(private readonly options: CompleterOptions) {
-    this.#target = { pool: options.pool, schema: options.schema, workerId: options.workerId, preparedStatements: options.preparedStatements };
+    this.#target = { pool: options.pool, schema: options.schema, workerId: options.workerId, names: options.names };
   }
 
   complete(job: Job, bufferedMs = 0): void {

@@ -7,6 +7,8 @@ import { claimLimitedPerKeySql, claimLimitedSql, lockQueuePoliciesSql } from "..
 import { inTransaction } from "../db/clients.js";
 import type { Completion } from "./completer.js";
 import { CLAIM_HOLD_COMPLETIONS_MS } from "../config/defaults.js";
+import { quoteIdent } from "../config/identifiers.js";
+import type { StatementNames } from "./statement-names.js";
 
 /** What the fetcher may claim right now: per-queue limits and the process total. */
 export interface FreeSlots {
@@ -25,7 +27,8 @@ export interface FetcherOptions {
   pool: pg.Pool;
   schema: string;
   workerId: string;
-  preparedStatements: boolean;
+  /** Names the claims' statements, and learns the jobs table's size from each claim. */
+  names: StatementNames;
   leaseMs: number;
   pollIntervalMs: number;
   /** Queues with a global, per-key or rate limit: claimed apart, in a transaction on their policy rows. */
@@ -57,7 +60,7 @@ export interface ClaimCompletions {
   flush(): void;
 }
 
-type ClaimResultRow = ClaimedRow & { completed_ids: string[] | null };
+type ClaimResultRow = ClaimedRow & { completed_ids: string[] | null; jobs_table_bytes: number | null };
 
 /** Jobs the claims in flight may still bring back: the process total and per queue. */
 export interface InFlight {
@@ -131,10 +134,12 @@ export class Fetcher {
   #waiting: (() => void)[] = [];
   readonly #backoff = new FailureBackoff();
   readonly #sql: string;
+  readonly #jobsTable: string;
   readonly #limitedSql: { plain: string; perKey: string };
 
   constructor(private readonly options: FetcherOptions) {
     this.#sql = fetchJobsSql(options.schema);
+    this.#jobsTable = `${quoteIdent(options.schema)}.jobs`;
     this.#limitedSql = { plain: claimLimitedSql(options.schema), perKey: claimLimitedPerKeySql(options.schema) };
   }
 
@@ -257,7 +262,7 @@ export class Fetcher {
       if (plain.queues.length > 0 || riding.length > 0) {
         const { rows } = await this.options.pool.query<ClaimResultRow>({
           // Named: parsed and planned once per connection, not on every claim.
-          name: this.options.preparedStatements ? `sidetrack_fetch_${this.options.schema}` : undefined,
+          name: this.options.names.of("fetch"),
           text: this.#sql,
           types: CLAIMED_ROW_TYPES,
           values: [
@@ -268,6 +273,7 @@ export class Fetcher {
             plain.total,
             riding.map((c) => c.job.id),
             riding.map((c) => c.bufferedMs),
+            this.#jobsTable,
           ],
         });
         this.#backoff.succeeded();
@@ -275,7 +281,10 @@ export class Fetcher {
         let completed: string[] = [];
         for (const row of rows) {
           if (row.completed_ids === null) jobs.push(parseClaimedJob(row));
-          else completed = row.completed_ids;
+          else {
+            completed = row.completed_ids;
+            this.options.names.observeTableBytes(row.jobs_table_bytes!);
+          }
         }
         if (riding.length > 0) completions!.claimCommitted(riding, new Set(completed));
         ridingSettled = true;
@@ -366,7 +375,7 @@ export class Fetcher {
         const want = Math.min(left, free.limits[free.queues.indexOf(policy.name)]!);
         const perKey = policy.concurrency_per_key !== null;
         const { rows } = await client.query<ClaimedRow>({
-          name: this.options.preparedStatements ? `sidetrack_claim_limited${perKey ? "_key" : ""}_${this.options.schema}` : undefined,
+          name: this.options.names.of(perKey ? "claim_limited_key" : "claim_limited"),
           text: perKey ? this.#limitedSql.perKey : this.#limitedSql.plain,
           types: CLAIMED_ROW_TYPES,
           values: [this.options.workerId, this.options.leaseMs, policy.name, want],

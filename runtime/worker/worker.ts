@@ -10,6 +10,7 @@ import { pruneJobs } from "./maintenance/pruner.js";
 import { rescueJobs } from "./maintenance/rescuer.js";
 import { JobRun, type Outcome } from "./job-run.js";
 import { LockAhead } from "./lock-ahead.js";
+import { StatementNames } from "./statement-names.js";
 import { SidetrackError, type AbortReason } from "../errors.js";
 import {
   CLAIM_MAX_PER_QUEUE,
@@ -82,11 +83,12 @@ export class Worker {
     const { pool, schema, workerId } = config;
     this.#lockAhead = new LockAhead(config.prefetch, config.leaseMs);
     const onError = (what: string) => (error: unknown) => this.#reportError(what, error);
+    const names = new StatementNames(schema, config.preparedStatements);
     this.#completer = new Completer({
       pool,
       schema,
       workerId,
-      preparedStatements: config.preparedStatements,
+      names,
       onCompleted: (job) => config.emit("job:completed", job),
       onFailed: (job, status, thrown) => config.emit(status === "failed" ? "job:failed" : "job:retrying", job, thrown),
       onSnoozed: (job, status, delayMs, error) => {
@@ -99,7 +101,7 @@ export class Worker {
       pool,
       schema,
       workerId,
-      preparedStatements: config.preparedStatements,
+      names,
       leaseMs: config.leaseMs,
       pollIntervalMs: config.pollIntervalMs,
       limitedQueues: new Set([...config.queues.values()].filter((q) => q.limited).map((q) => q.name)),

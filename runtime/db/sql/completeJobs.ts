@@ -1,4 +1,5 @@
 import { quoteIdent } from "../../config/identifiers.js";
+import { LEASED_TO_PARAM_2 } from "./fragments.js";
 
 /**
  * A job's started_at after it waited `d.buffered_ms` in the lock-ahead buffer: the claim wrote
@@ -21,7 +22,7 @@ export function completeJobsSql(schema: string): string {
   return `update ${quoteIdent(schema)}.jobs j
 set ${COMPLETED_SET}, ${BUFFERED_START}
 from unnest($1::bigint[], $3::int[]) as d(id, buffered_ms)
-where j.id = d.id and j.status = 'running' and j.locked_by = $2
+where j.id = d.id and ${LEASED_TO_PARAM_2}
 returning j.id::text`;
 }
 
@@ -36,6 +37,6 @@ export function completeJobsWithOutputSql(schema: string): string {
   return `update ${quoteIdent(schema)}.jobs j
 set ${COMPLETED_SET}, output = d.output, progress = coalesce(d.progress, j.progress), ${BUFFERED_START}
 from jsonb_to_recordset($1::jsonb) as d(id bigint, output jsonb, progress jsonb, buffered_ms int)
-where j.id = d.id and j.status = 'running' and j.locked_by = $2
+where j.id = d.id and ${LEASED_TO_PARAM_2}
 returning j.id::text`;
 }

@@ -1,4 +1,5 @@
 import { quoteIdent } from "../../config/identifiers.js";
+import { LEASED_TO_PARAM_2 } from "./fragments.js";
 import { BUFFERED_START } from "./completeJobs.js";
 
 /**
@@ -17,6 +18,6 @@ set status = case when d.final or j.attempt >= j.max_attempts then 'failed' else
     errors = j.errors || jsonb_build_array(d.error || jsonb_build_object('at', now())),
     locked_by = null, locked_until = null, ${BUFFERED_START}
 from jsonb_to_recordset($1::jsonb) as d(id bigint, delay_ms bigint, buffered_ms int, error jsonb, final boolean)
-where j.id = d.id and j.status = 'running' and j.locked_by = $2
+where j.id = d.id and ${LEASED_TO_PARAM_2}
 returning j.id::text, j.status`;
 }

@@ -2,7 +2,7 @@ import { CLAIM_MAX_PER_QUEUE } from "../../config/defaults.js";
 import { quoteIdent } from "../../config/identifiers.js";
 import { BUFFERED_START, COMPLETED_SET } from "./completeJobs.js";
 import { LIMITED_POLICY } from "./queues.js";
-import { CLAIM_ORDER_IN_CTE, CLAIM_SET, CLAIMED_COLUMNS_IN_CTE, CLAIMED_FROM_CTE, JOB_ID_SQL_PATTERN, NO_CLAIMED_COLUMNS, READY_STATUS_LIST } from "./fragments.js";
+import { CLAIM_ORDER_IN_CTE, CLAIM_SET, CLAIMED_COLUMNS_IN_CTE, CLAIMED_FROM_CTE, JOB_ID_SQL_PATTERN, LEASED_TO_PARAM_1, NO_CLAIMED_COLUMNS, READY_STATUS_LIST } from "./fragments.js";
 
 /**
  * Claims ready jobs in one statement. Each queue is read through its own slice of the fetch
@@ -34,9 +34,12 @@ import { CLAIM_ORDER_IN_CTE, CLAIM_SET, CLAIMED_COLUMNS_IN_CTE, CLAIMED_FROM_CTE
  *
  * It also completes the jobs whose handlers finished since the last claim ($6), with the same
  * guard as completeJobsSql: one statement per fetch cycle instead of a claim and a completion.
- * One extra row carries no job, only `completed_ids`: the ids that guard let through.
+ * One extra row carries no job, only `completed_ids`: the ids that guard let through, and
+ * `jobs_table_bytes`, the table's size now, which names the worker's statements
+ * (worker/statement-names.ts: a plan made while the table was small reads all of it).
  * $1 worker id, $2 lease ms (CLAIM_SET), $3 queue names, $4 per-queue limits, $5 total limit,
- * $6 ids to complete, $7 the milliseconds each waited in the lock-ahead buffer (BUFFERED_START).
+ * $6 ids to complete, $7 the milliseconds each waited in the lock-ahead buffer (BUFFERED_START),
+ * $8 the jobs table's qualified name.
  */
 export function fetchJobsSql(schema: string): string {
   const jobs = `${quoteIdent(schema)}.jobs`;
@@ -45,7 +48,7 @@ export function fetchJobsSql(schema: string): string {
 ), done as (
   update ${jobs} j set ${COMPLETED_SET}, ${BUFFERED_START}
   from params cross join lateral unnest(params.done_ids, params.done_buffered_ms) as d(id, buffered_ms)
-  where j.id = d.id and j.status = 'running' and j.locked_by = $1
+  where j.id = d.id and ${LEASED_TO_PARAM_1}
   returning j.id
 ), candidates as (
   select c.ctid, c.priority, c.run_at, c.id
@@ -69,9 +72,9 @@ export function fetchJobsSql(schema: string): string {
   where j.ctid = any(array(select ctid from candidates order by priority, run_at, id limit (select total from params)))
   returning ${CLAIMED_COLUMNS_IN_CTE}
 )
-(select ${CLAIMED_FROM_CTE}, null::text[] as completed_ids from claimed ${CLAIM_ORDER_IN_CTE})
+(select ${CLAIMED_FROM_CTE}, null::text[] as completed_ids, null::float8 as jobs_table_bytes from claimed ${CLAIM_ORDER_IN_CTE})
 union all
-select ${NO_CLAIMED_COLUMNS}, array(select id::text from done)`;
+select ${NO_CLAIMED_COLUMNS}, array(select id::text from done), pg_relation_size($8::regclass)::float8`;
 }
 
 /** Claims one job by id whatever its run_at (the test helper runJob). $1 worker id, $2 lease ms, $3 id. */

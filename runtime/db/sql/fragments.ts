@@ -33,6 +33,27 @@ export const CLAIM_SET = `status = 'running', attempt = j.attempt + 1, started_a
     locked_by = $1, locked_until = now() + $2 * interval '1 millisecond'`;
 
 /**
+ * The guard of every write a worker makes to a job it holds (its outcome, progress, lease renewal,
+ * or giving it back): still running, and leased to this worker, whose id is parameter $2 (or $1
+ * in LEASED_TO_PARAM_1, for the claim, whose $1 is the worker id). The table is aliased `j` and
+ * the job is found by id, through the primary key.
+ *
+ * Written as a CASE so the planner cannot answer it from jobs_running_idx, whose predicate is
+ * `status = 'running'`: a plan made while statistics said few jobs ran (an ANALYZE at a quiet
+ * moment; a prepared statement keeps its generic plan) scanned every running job of every worker
+ * through that index and hash-joined them with the ids, so each completion cost as much as the
+ * whole cluster's running jobs (4,000 running: 944 buffers to complete 100 jobs, against 300
+ * through the primary key). Inside a CASE the condition is only a filter on the rows the ids find.
+ * A plan made while the table had a few pages still reads it whole (a seq scan is cheaper there
+ * than the key lookups); the worker prepares these statements again as the table grows
+ * (worker/statement-names.ts).
+ */
+export const LEASED_TO_PARAM_2 = `case when j.status = 'running' and j.locked_by = $2 then true else false end`;
+
+/** LEASED_TO_PARAM_2 with the worker id in $1. */
+export const LEASED_TO_PARAM_1 = `case when j.status = 'running' and j.locked_by = $1 then true else false end`;
+
+/**
  * A CTE that only calls pg_notify is a plain SELECT, and PostgreSQL runs an unreferenced plain
  * CTE not at all (data-modifying CTEs always run). Statements that notify from a `notified` CTE
  * therefore reference it in their final WHERE with this always-true condition: the

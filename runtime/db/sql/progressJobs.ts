@@ -1,4 +1,5 @@
 import { quoteIdent } from "../../config/identifiers.js";
+import { LEASED_TO_PARAM_2 } from "./fragments.js";
 
 /**
  * Records a running job's progress. Guarded like completion (`status = 'running' and locked_by =
@@ -6,7 +7,7 @@ import { quoteIdent } from "../../config/identifiers.js";
  * $1 id, $2 worker id, $3 progress JSON.
  */
 export function writeProgressSql(schema: string): string {
-  return `update ${quoteIdent(schema)}.jobs
+  return `update ${quoteIdent(schema)}.jobs j
 set progress = $3::jsonb
-where id = $1::bigint and status = 'running' and locked_by = $2`;
+where j.id = $1::bigint and ${LEASED_TO_PARAM_2}`;
 }

@@ -1,5 +1,5 @@
 import { quoteIdent } from "../../config/identifiers.js";
-import { AFTER_NOTIFIED } from "./fragments.js";
+import { AFTER_NOTIFIED, LEASED_TO_PARAM_2 } from "./fragments.js";
 
 /**
  * Shutdown: puts jobs this worker is abandoning back to `scheduled` without spending the
@@ -7,10 +7,10 @@ import { AFTER_NOTIFIED } from "./fragments.js";
  */
 export function returnJobsSql(schema: string): string {
   return `with returned as (
-  update ${quoteIdent(schema)}.jobs
+  update ${quoteIdent(schema)}.jobs j
   set status = 'scheduled', attempt = greatest(attempt - 1, 0), locked_by = null, locked_until = null
-  where id = any($1::bigint[]) and status = 'running' and locked_by = $2
-  returning id::text, queue
+  where j.id = any($1::bigint[]) and ${LEASED_TO_PARAM_2}
+  returning j.id::text, j.queue
 ), notified as (
   select pg_notify($3, queue) from (select distinct queue from returned) q
 )

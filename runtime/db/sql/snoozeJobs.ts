@@ -1,4 +1,5 @@
 import { quoteIdent } from "../../config/identifiers.js";
+import { LEASED_TO_PARAM_2 } from "./fragments.js";
 
 /**
  * Snoozes a batch of jobs whose handlers returned `snooze(delay)`: back to `scheduled` at now +
@@ -21,6 +22,6 @@ set status = case when j.snoozes >= f.max_snoozes then 'failed' else 'scheduled'
       then j.errors || jsonb_build_array(f.error || jsonb_build_object('at', now())) else j.errors end,
     locked_by = null, locked_until = null
 from jsonb_to_recordset($1::jsonb) as f(id bigint, delay_ms bigint, max_snoozes integer, error jsonb)
-where j.id = f.id and j.status = 'running' and j.locked_by = $2
+where j.id = f.id and ${LEASED_TO_PARAM_2}
 returning j.id::text, j.status`;
 }
