@@ -5,6 +5,7 @@
 import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { exitOnEmbeddedError, startEmbeddedPostgres } from "../scripts/embedded-postgres.js";
 import type { Contender } from "./contender.js";
@@ -20,6 +21,7 @@ const onlyShapes = args.find((a) => a.startsWith("--shapes="))?.slice(9).split("
 /** Jobs per burn-down (every shape), and in the bulk-insert measurement. */
 const BURN_JOBS = quick ? 5_000 : 50_000;
 const BULK_JOBS = quick ? 20_000 : 200_000;
+const FIRST_BURST_JOBS = quick ? 10_000 : 100_000;
 const LATENCY_JOBS = quick ? 200 : 2_000;
 // Extra node flags for the burn-down workers, e.g. BENCH_WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
 const WORKER_NODE_ARGS = (process.env.BENCH_WORKER_NODE_ARGS ?? "").split(" ").filter(Boolean);
@@ -51,6 +53,7 @@ interface Extras {
   latencyIdle?: Latency;
   latencyLoaded?: Latency;
   startToFirstJobMs?: number;
+  firstBurstJobsPerSec?: number;
   error?: string;
 }
 
@@ -83,7 +86,7 @@ try {
   for (const name of runnable) {
     const c = contenders[name]!;
     if (c.burnDownOnly) continue;
-    console.error(`== ${name}: bulk insert, latency, start-up`);
+    console.error(`== ${name}: bulk insert, latency, start-up, first burst`);
     try {
       extras.push(await measureExtras(c));
     } catch (error) {
@@ -147,7 +150,45 @@ async function measureExtras(c: Contender): Promise<Extras> {
   await c.reset(url);
   result.startToFirstJobMs = await startToFirstJob(c);
   console.error(`   start() to first job ${result.startToFirstJobMs} ms`);
+  if (c.insertOne) {
+    await c.reset(url);
+    result.firstBurstJobsPerSec = await firstBurst(c);
+    console.error(`   first burst on a new table ${result.firstBurstJobsPerSec} jobs/s`);
+  }
   return result;
+}
+
+/**
+ * A new deployment's first burst: a worker (one process, concurrency 50) starts on the table just
+ * created, runs 20 jobs inserted one by one (its statements are planned meanwhile, on a table of
+ * a few rows), then FIRST_BURST_JOBS arrive in one bulk insert; jobs/s of those run after the
+ * insert returned, from then to the last handler call. Every other measurement starts on a table already filled and analyzed.
+ */
+async function firstBurst(c: Contender): Promise<number> {
+  let done = 0;
+  let ran: (() => void) | undefined;
+  const stop = await c.startWorker(url, 50, () => {
+    done++;
+    ran?.();
+  }, 0);
+  await c.openInserter?.(url);
+  for (let i = 0; i < 20; i++) {
+    const started = new Promise<void>((resolve) => (ran = resolve));
+    await c.insertOne!(i);
+    await started;
+  }
+  ran = undefined;
+  await c.closeInserter?.();
+  const warmedUp = done;
+  await c.bulkInsert(url, FIRST_BURST_JOBS, (n) => jobPayload(n, 0));
+  // Queues that run jobs while the insert is still adding them (BullMQ's chunks) have some done by now.
+  const t0 = performance.now();
+  const before = done;
+  const deadline = t0 + BURN_BUDGET_MS;
+  while (done - warmedUp < FIRST_BURST_JOBS && performance.now() < deadline) await sleep(5);
+  const jobsPerSec = Math.round((done - before) / ((performance.now() - t0) / 1000));
+  await stop();
+  return jobsPerSec;
 }
 
 /**
@@ -227,7 +268,7 @@ async function measureGenerator(): Promise<GeneratorFigures> {
 function renderTables(all: Cell[], side: Extras[], generator: GeneratorFigures): string {
   const cell = (contender: string, shape: string) => all.find((c) => c.contender === contender && c.shape === shape);
   const ratio = (a?: number, b?: number) => (a && b ? `${(a / b).toFixed(2)}x` : "—");
-  const contendersShown = [...new Set(all.map((c) => c.contender))];
+  const contendersShown = [...new Set([...all.map((c) => c.contender), ...side.map((e) => e.contender)])];
   const lines = [
     `Burn-down jobs/s by shape (processes x concurrency, payload, handler): ${BURN_JOBS.toLocaleString("en")} jobs inserted first, then the workers start; median of ${REPEATS} run(s) (one when a run takes over ${REPEAT_UNDER_MS / 1000} s), ratio to graphile-worker in brackets; "floor" claims as many as the shape's concurrency, "floor (claims of 500)" as graphile-worker's local queue. Machine: ${machine()}.`,
     "",
@@ -249,23 +290,24 @@ function renderTables(all: Cell[], side: Extras[], generator: GeneratorFigures):
   lines.push("", `Sidetrack vs the floor at equal claim size: ${sidetrackVsFloor.join(", ")}. A * marks a burn-down measured from the jobs done in ${BURN_BUDGET_MS / 1000} s.`);
   lines.push(
     "",
-    `Side figures. CPU, WAL and memory from the ${HEADLINE} burn-down; bulk insert of ${BULK_JOBS.toLocaleString("en")} jobs in as few calls as each library allows; latency: ${LATENCY_JOBS} jobs inserted one by one, insert call to handler start, one worker of concurrency 10, idle and with two more callers inserting back to back; start-up: from the call that starts a worker to its first handler, one job waiting.`,
+    `Side figures. CPU, WAL and memory from the ${HEADLINE} burn-down; bulk insert of ${BULK_JOBS.toLocaleString("en")} jobs in as few calls as each library allows; latency: ${LATENCY_JOBS} jobs inserted one by one, insert call to handler start, one worker of concurrency 10, idle and with two more callers inserting back to back; start-up: from the call that starts a worker to its first handler, one job waiting; first burst: a worker of concurrency 50 started on a new table runs 20 jobs inserted one by one, then ${FIRST_BURST_JOBS.toLocaleString("en")} arrive in one bulk insert, jobs/s from then to the last.`,
     "",
-    "| queue | CPU µs per job: workers / PostgreSQL | WAL bytes per job | peak worker RSS MB | bulk insert jobs/s | vs graphile-worker | latency idle p50 / p95 / p99 ms | latency under load p50 / p95 / p99 ms | start to first job ms |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |",
+    "| queue | CPU µs per job: workers / PostgreSQL | WAL bytes per job | peak worker RSS MB | bulk insert jobs/s | vs graphile-worker | latency idle p50 / p95 / p99 ms | latency under load p50 / p95 / p99 ms | start to first job ms | first burst on a new table jobs/s | vs graphile-worker |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: |",
   );
   const gwBulk = side.find((e) => e.contender === "graphile-worker")?.bulkInsertJobsPerSec;
+  const gwBurst = side.find((e) => e.contender === "graphile-worker")?.firstBurstJobsPerSec;
   const lat = (l?: Latency) => (l && l.samples > 0 ? `${l.p50} / ${l.p95} / ${l.p99}${l.samples < LATENCY_JOBS ? ` (${l.samples} samples)` : ""}` : "—");
   for (const name of contendersShown) {
     const b = cell(name, HEADLINE)?.burn;
     const e = side.find((x) => x.contender === name);
     const cpu = b ? `${b.cpuUsPerJob.workers} / ${b.cpuUsPerJob.postgres ?? "—"}` : "—";
     if (e?.error) {
-      lines.push(`| ${name} | ${cpu} | ${b?.walBytesPerJob ?? "—"} | ${b?.peakRssMb ?? "—"} | failed: ${e.error.replaceAll("|", "/").slice(0, 60)} | | | | |`);
+      lines.push(`| ${name} | ${cpu} | ${b?.walBytesPerJob ?? "—"} | ${b?.peakRssMb ?? "—"} | failed: ${e.error.replaceAll("|", "/").slice(0, 60)} | | | | | | |`);
       continue;
     }
     lines.push(
-      `| ${name} | ${cpu} | ${b?.walBytesPerJob ?? "—"} | ${b?.peakRssMb ?? "—"} | ${e?.bulkInsertJobsPerSec ?? "—"} | ${ratio(e?.bulkInsertJobsPerSec, gwBulk)} | ${lat(e?.latencyIdle)} | ${lat(e?.latencyLoaded)} | ${e?.startToFirstJobMs ?? "—"} |`,
+      `| ${name} | ${cpu} | ${b?.walBytesPerJob ?? "—"} | ${b?.peakRssMb ?? "—"} | ${e?.bulkInsertJobsPerSec ?? "—"} | ${ratio(e?.bulkInsertJobsPerSec, gwBulk)} | ${lat(e?.latencyIdle)} | ${lat(e?.latencyLoaded)} | ${e?.startToFirstJobMs ?? "—"} | ${e?.firstBurstJobsPerSec ?? "—"} | ${ratio(e?.firstBurstJobsPerSec, gwBurst)} |`,
     );
   }
   lines.push("", generator.note ? `Generator: ${generator.note}` : `Generator (50 queues): cold \`sidetrack generate\` ${generator.coldMs} ms; \`--watch\` regeneration ${generator.watchRegenerateMs} ms.`);
