@@ -302,7 +302,7 @@ describe("completions carried by the claim", () => {
     expect(claimed).toEqual([ready!.id]);
     expect(report).toHaveLength(1);
     expect(report[0].completed_ids).toEqual([mine!.id]);
-    // ...and the table's size, which names the worker's statements (worker/statement-names.ts).
+    // ...and the table's size, which names the worker's statements (db/statement-names.ts).
     const { rows: size } = await db.pool.query(`select pg_relation_size('${schema}.jobs')::float8 as bytes`);
     expect(report[0].jobs_table_bytes).toBe(size[0].bytes);
 

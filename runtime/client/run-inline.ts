@@ -10,7 +10,7 @@ import type { Job } from "../types.js";
 import { writeCompleted, writeCompletedWithData, writeFailed, writeSnoozed, type OutcomeTarget } from "../worker/completer.js";
 import { runHandler } from "../worker/job-run.js";
 import { outcomeWrite } from "../worker/outcomes.js";
-import { StatementNames } from "../worker/statement-names.js";
+import { StatementNames } from "../db/statement-names.js";
 import { ProgressReporter } from "../worker/progress.js";
 import { writeProgressSql } from "../db/sql/progressJobs.js";
 import type { Logger, SidetrackEvents } from "../types.js";

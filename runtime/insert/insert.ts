@@ -3,7 +3,8 @@ import type { DbClient } from "../db/clients.js";
 import { COPY_THRESHOLD_ROWS, MAX_ATTEMPTS_DEFAULT, MAX_PAYLOAD_BYTES_DEFAULT, PRIORITY_DEFAULT } from "../config/defaults.js";
 import { parseDuration, type Duration } from "../config/duration.js";
 import { SidetrackValidationError } from "../errors.js";
-import { jobsChannel } from "../config/identifiers.js";
+import { jobsChannel, quoteIdent } from "../config/identifiers.js";
+import { StatementNames } from "../db/statement-names.js";
 import { parseJob } from "../db/rows.js";
 import { MAX_INT, onDuplicateProblem, type OnDuplicate } from "../config/queue-rules.js";
 import { LIVE_STATUSES, type InsertedJob, type Job } from "../types.js";
@@ -334,16 +335,34 @@ interface Found {
   plain?: ResultRow[];
 }
 
+/**
+ * The keyed insert's statement names, per schema, for the whole process: every connection that
+ * inserts into a schema sees the same table (db/statement-names.ts).
+ */
+const keyedInserts = new Map<string, StatementNames>();
+function keyedInsertNames(schema: string): StatementNames {
+  let names = keyedInserts.get(schema);
+  if (!names) keyedInserts.set(schema, (names = new StatementNames(schema, true)));
+  return names;
+}
+
 async function runInsert(db: DbClient, schema: string, rows: InsertRow[]): Promise<Map<string, Found>> {
   const plainQueues = [...new Set(rows.filter((r) => r.unique_key === null).map((r) => r.queue))];
   const keyed = rows.some((r) => r.unique_key !== null);
   let result: ResultRow[];
   try {
-    result = await db.query<ResultRow>(
-      keyed ? insertJobsSql(schema) : insertPlainJobsSql(schema),
-      [statementInput(rows), jobsChannel(schema), JSON.stringify(plainQueues)],
-      keyed ? `sidetrack_insert_${schema}` : `sidetrack_insert_plain_${schema}`,
-    );
+    // The plain statement reads nothing from the table, so its plan does not depend on its size.
+    result = keyed
+      ? await db.query<ResultRow>(
+          insertJobsSql(schema),
+          [statementInput(rows), jobsChannel(schema), JSON.stringify(plainQueues), `${quoteIdent(schema)}.jobs`],
+          keyedInsertNames(schema).of("insert"),
+        )
+      : await db.query<ResultRow>(
+          insertPlainJobsSql(schema),
+          [statementInput(rows), jobsChannel(schema), JSON.stringify(plainQueues)],
+          `sidetrack_insert_plain_${schema}`,
+        );
   } catch (error) {
     // Inserting before migrating, or into an unreachable server: said as Sidetrack errors.
     throw toSidetrackError(error, {}, schema);
@@ -351,7 +370,9 @@ async function runInsert(db: DbClient, schema: string, rows: InsertRow[]): Promi
   const byKey = new Map<string, Found>();
   const plain: ResultRow[] = [];
   for (const r of result) {
-    if (r.job === null) {
+    if (r.jobs_table_bytes != null) {
+      keyedInsertNames(schema).observeTableBytes(Number(r.jobs_table_bytes));
+    } else if (r.job === null) {
       plain.push(r);
     } else {
       const job = parseJob(r.job);
@@ -401,6 +422,8 @@ interface ResultRow {
   inserted_at_ms: number | string | null;
   job: string | null;
   inserted: boolean;
+  /** Only in the keyed statement's last row (insertJobsSql). */
+  jobs_table_bytes?: number | string | null;
 }
 
 /** The JSON array the statement reads, assembled from each row's payload JSON made earlier. */

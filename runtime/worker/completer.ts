@@ -8,7 +8,7 @@ import { completeJobsSql, completeJobsWithOutputSql } from "../db/sql/completeJo
 import { failJobsSql } from "../db/sql/failJobs.js";
 import { snoozeJobsSql } from "../db/sql/snoozeJobs.js";
 import { UnrecoverableError } from "../errors.js";
-import type { StatementNames } from "./statement-names.js";
+import type { StatementNames } from "../db/statement-names.js";
 
 export interface AttemptError {
   attempt: number;

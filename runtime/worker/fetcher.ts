@@ -8,7 +8,7 @@ import { inTransaction } from "../db/clients.js";
 import type { Completion } from "./completer.js";
 import { CLAIM_HOLD_COMPLETIONS_MS } from "../config/defaults.js";
 import { quoteIdent } from "../config/identifiers.js";
-import type { StatementNames } from "./statement-names.js";
+import type { StatementNames } from "../db/statement-names.js";
 
 /** What the fetcher may claim right now: per-queue limits and the process total. */
 export interface FreeSlots {

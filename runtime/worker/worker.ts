@@ -10,7 +10,7 @@ import { pruneJobs } from "./maintenance/pruner.js";
 import { rescueJobs } from "./maintenance/rescuer.js";
 import { JobRun, type Outcome } from "./job-run.js";
 import { LockAhead } from "./lock-ahead.js";
-import { StatementNames } from "./statement-names.js";
+import { StatementNames } from "../db/statement-names.js";
 import { SidetrackError, type AbortReason } from "../errors.js";
 import {
   CLAIM_MAX_PER_QUEUE,

@@ -36,7 +36,7 @@ import { CLAIM_ORDER_IN_CTE, CLAIM_SET, CLAIMED_COLUMNS_IN_CTE, CLAIMED_FROM_CTE
  * guard as completeJobsSql: one statement per fetch cycle instead of a claim and a completion.
  * One extra row carries no job, only `completed_ids`: the ids that guard let through, and
  * `jobs_table_bytes`, the table's size now, which names the worker's statements
- * (worker/statement-names.ts: a plan made while the table was small reads all of it).
+ * (db/statement-names.ts: a plan made while the table was small reads all of it).
  * $1 worker id, $2 lease ms (CLAIM_SET), $3 queue names, $4 per-queue limits, $5 total limit,
  * $6 ids to complete, $7 the milliseconds each waited in the lock-ahead buffer (BUFFERED_START),
  * $8 the jobs table's qualified name.

@@ -46,7 +46,7 @@ export const CLAIM_SET = `status = 'running', attempt = j.attempt + 1, started_a
  * through the primary key). Inside a CASE the condition is only a filter on the rows the ids find.
  * A plan made while the table had a few pages still reads it whole (a seq scan is cheaper there
  * than the key lookups); the worker prepares these statements again as the table grows
- * (worker/statement-names.ts).
+ * (db/statement-names.ts).
  */
 export const LEASED_TO_PARAM_2 = `case when j.status = 'running' and j.locked_by = $2 then true else false end`;
 

@@ -36,6 +36,10 @@ export const PLAIN_RESULT = `id::text as id, (extract(epoch from run_at) * 1000)
  * (xmax = 0) from existing ones, whose full JSON is returned since they may differ from input.
  * A conflict updates the live job as the row's `on_duplicate` says (DUPLICATE_SET); a key held by
  * a finished job inside its uniqueFor window (`held`) inserts nothing and returns that job.
+ *
+ * $4: the jobs table's qualified name. One last row carries only `jobs_table_bytes`, the
+ * table's size, which names this statement (db/statement-names.ts): `held` reads the table, and
+ * a plan made while it was small reads all of it.
  */
 export function insertJobsSql(schema: string): string {
   const jobs = `${quoteIdent(schema)}.jobs`;
@@ -76,14 +80,16 @@ export function insertJobsSql(schema: string): string {
   select pg_notify($2, queue)
   from (select jsonb_array_elements_text($3::jsonb) as queue union select queue from keyed where inserted) q
 )
-select ${PLAIN_RESULT}
+select ${PLAIN_RESULT}, null::float8 as jobs_table_bytes
 from plain where ${AFTER_NOTIFIED}
 union all
-select null, null, null, ${rowJson("keyed")}, keyed.inserted
+select null, null, null, ${rowJson("keyed")}, keyed.inserted, null
 from keyed where ${AFTER_NOTIFIED}
 union all
-select null, null, null, ${rowJson("held")}, false
-from held where ${AFTER_NOTIFIED}`;
+select null, null, null, ${rowJson("held")}, false, null
+from held where ${AFTER_NOTIFIED}
+union all
+select null, null, null, null, null, pg_relation_size($4::regclass)::float8`;
 }
 
 /**

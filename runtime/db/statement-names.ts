@@ -1,6 +1,6 @@
 /**
- * The names a worker prepares its hot statements under (claims and outcomes), which follow the
- * size of the jobs table.
+ * The names the statements that read the jobs table are prepared under (a worker's claims and
+ * outcomes, keyed inserts), which follow the size of the table.
  *
  * PostgreSQL keeps a prepared statement's generic plan until the table's statistics or its
  * definition change, not when the table grows. A plan made while the table was small (a new
@@ -10,7 +10,7 @@
  * name makes each connection plan the statement again against the table as it is now, its size
  * read from the file (the planner scales stale row counts to the current number of pages).
  *
- * So the names carry the table's size class, as the claims report the size: one class per
+ * So the names carry the table's size class, as those statements report the size: one class per
  * doubling from TABLE_CLASS_BASE_BYTES up to TABLE_CLASS_TOP_BYTES, and the last class above
  * that. The plans PostgreSQL 15 makes for these statements use the indexes from about 400 KB of
  * table on (bench/README.md has them by size), and a larger table only makes the indexes more
