@@ -36,6 +36,11 @@ export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
+/** The jobs table's qualified name, as a value for statements that take it as `regclass`. */
+export function jobsTableName(schema: string): string {
+  return `${quoteIdent(schema)}.jobs`;
+}
+
 /** The channel inserts notify and workers listen on; one per schema so two installations don't wake each other. */
 export function jobsChannel(schema: string): string {
   return `sidetrack_jobs_${schema}`;

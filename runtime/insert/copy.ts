@@ -9,7 +9,7 @@ import { Readable } from "node:stream";
 import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { COPY_BATCH_ROWS } from "../config/defaults.js";
-import { jobsChannel, quoteIdent } from "../config/identifiers.js";
+import { jobsChannel, jobsTableName } from "../config/identifiers.js";
 import { copyJobsSql, reserveJobIdsSql } from "../db/sql/copyInsert.js";
 import { beginSql, commitSql, rollbackSql } from "../db/sql/transactions.js";
 import type { InsertRow } from "./insert.js";
@@ -43,7 +43,7 @@ export async function copyPlainRows(
   const own = (client as pg.Client).getTransactionStatus?.() !== "T";
   if (own) await client.query(beginSql);
   try {
-    const { rows: runs } = await client.query<IdRun>(reserveJobIdsSql, [jobsChannel(schema), rows.length, queues, `${quoteIdent(schema)}.jobs`]);
+    const { rows: runs } = await client.query<IdRun>(reserveJobIdsSql, [jobsChannel(schema), rows.length, queues, jobsTableName(schema)]);
     if (runs.length === 0) {
       if (own) await client.query(commitSql);
       return null;

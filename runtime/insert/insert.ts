@@ -3,7 +3,7 @@ import type { DbClient } from "../db/clients.js";
 import { COPY_THRESHOLD_ROWS, MAX_ATTEMPTS_DEFAULT, MAX_PAYLOAD_BYTES_DEFAULT, PRIORITY_DEFAULT } from "../config/defaults.js";
 import { parseDuration, type Duration } from "../config/duration.js";
 import { SidetrackValidationError } from "../errors.js";
-import { jobsChannel, quoteIdent } from "../config/identifiers.js";
+import { jobsChannel, jobsTableName } from "../config/identifiers.js";
 import { StatementNames } from "../db/statement-names.js";
 import { parseJob } from "../db/rows.js";
 import { MAX_INT, onDuplicateProblem, type OnDuplicate } from "../config/queue-rules.js";
@@ -355,7 +355,7 @@ async function runInsert(db: DbClient, schema: string, rows: InsertRow[]): Promi
     result = keyed
       ? await db.query<ResultRow>(
           insertJobsSql(schema),
-          [statementInput(rows), jobsChannel(schema), JSON.stringify(plainQueues), `${quoteIdent(schema)}.jobs`],
+          [statementInput(rows), jobsChannel(schema), JSON.stringify(plainQueues), jobsTableName(schema)],
           keyedInsertNames(schema).of("insert"),
         )
       : await db.query<ResultRow>(

@@ -7,7 +7,7 @@ import { claimLimitedPerKeySql, claimLimitedSql, lockQueuePoliciesSql } from "..
 import { inTransaction } from "../db/clients.js";
 import type { Completion } from "./completer.js";
 import { CLAIM_HOLD_COMPLETIONS_MS } from "../config/defaults.js";
-import { quoteIdent } from "../config/identifiers.js";
+import { jobsTableName } from "../config/identifiers.js";
 import type { StatementNames } from "../db/statement-names.js";
 
 /** What the fetcher may claim right now: per-queue limits and the process total. */
@@ -139,7 +139,7 @@ export class Fetcher {
 
   constructor(private readonly options: FetcherOptions) {
     this.#sql = fetchJobsSql(options.schema);
-    this.#jobsTable = `${quoteIdent(options.schema)}.jobs`;
+    this.#jobsTable = jobsTableName(options.schema);
     this.#limitedSql = { plain: claimLimitedSql(options.schema), perKey: claimLimitedPerKeySql(options.schema) };
   }
 
